@@ -1,0 +1,40 @@
+/**
+ * Every error the service can answer with, its HTTP status and the OData `error.code` it carries.
+ * This table is the only place that maps a failure to a status: code elsewhere throws an `AppError`
+ * with one of these codes and never picks a status itself.
+ */
+export enum ErrorCode {
+  BadRequest = 'BadRequest',
+  ValidationFailed = 'ValidationFailed',
+  InvalidScope = 'InvalidScope',
+  UnknownReferences = 'UnknownReferences',
+  UnsupportedQueryOption = 'UnsupportedQueryOption',
+  Unauthorized = 'Unauthorized',
+  Forbidden = 'Forbidden',
+  NotFound = 'NotFound',
+  RouteNotFound = 'RouteNotFound',
+  Conflict = 'Conflict',
+  PreconditionFailed = 'PreconditionFailed',
+  PayloadTooLarge = 'PayloadTooLarge',
+  UnsupportedMediaType = 'UnsupportedMediaType',
+  ServiceUnavailable = 'ServiceUnavailable',
+  InternalError = 'InternalError',
+}
+
+export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.ValidationFailed]: 400,
+  [ErrorCode.InvalidScope]: 400,
+  [ErrorCode.UnknownReferences]: 400,
+  [ErrorCode.UnsupportedQueryOption]: 400,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.RouteNotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.PreconditionFailed]: 412,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.ServiceUnavailable]: 503,
+  [ErrorCode.InternalError]: 500,
+};

@@ -1,0 +1,61 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { AppError } from './app-error.js';
+import { ErrorCode } from './error-code.js';
+import { translatePostgresError } from './postgres-errors.js';
+
+/**
+ * The only exception filter. Everything that fails answers with the OData error body:
+ * - `AppError` → its code's status;
+ * - Postgres errors a client can cause (unique violation in a race, …) → their 4xx;
+ * - Nest's own HTTP exceptions (unmatched route, …) → the same status with our body;
+ * - anything else is a server fault: logged with the stack, answered 500 without internals.
+ */
+@Catch()
+export class AppExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
+    const request = http.getRequest<Request>();
+    const error = this.toAppError(exception, request);
+    if (error.status >= 500) {
+      this.logger.error(
+        `${request.method} ${request.originalUrl} failed: ${(exception as Error)?.stack ?? String(exception)}`,
+      );
+    }
+    if (response.headersSent) return;
+    response.status(error.status).json(error.toBody());
+  }
+
+  private toAppError(exception: unknown, request: Request): AppError {
+    if (exception instanceof AppError) return exception;
+    const fromPostgres = translatePostgresError(exception);
+    if (fromPostgres) return fromPostgres;
+    if (exception instanceof HttpException) return fromHttpException(exception, request);
+    return new AppError(ErrorCode.InternalError, 'An unexpected error occurred');
+  }
+}
+
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {
+  400: ErrorCode.BadRequest,
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.RouteNotFound,
+  409: ErrorCode.Conflict,
+  412: ErrorCode.PreconditionFailed,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  503: ErrorCode.ServiceUnavailable,
+};
+
+function fromHttpException(exception: HttpException, request: Request): AppError {
+  const status = exception.getStatus();
+  if (status === 404) {
+    return new AppError(ErrorCode.RouteNotFound, `No route matches ${request.method} ${request.path}`);
+  }
+  // Nest raises few other statuses; any we have no code for is reported as a plain 400 or 500.
+  const code = CODE_FOR_STATUS[status] ?? (status >= 500 ? ErrorCode.InternalError : ErrorCode.BadRequest);
+  return new AppError(code, exception.message);
+}

@@ -1,0 +1,68 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+/**
+ * The environment the service reads, validated once at start-up: a bad value stops the process with
+ * one line naming the variable instead of surfacing later as a confusing failure.
+ */
+export class Environment {
+  @IsInt({ message: 'PORT must be an integer between 0 and 65535' })
+  @Min(0, { message: 'PORT must be an integer between 0 and 65535' })
+  @Max(65535, { message: 'PORT must be an integer between 0 and 65535' })
+  @Transform(({ value }) => toInteger(value))
+  PORT = 3000;
+
+  /** postgres://user:pass@host:port/db — when absent, the embedded Postgres (PGlite) is used. */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  /** Where the embedded Postgres keeps its files (ignored with DATABASE_URL). */
+  @IsString()
+  @MinLength(1, { message: 'DATA_DIR must not be empty' })
+  DATA_DIR = './data';
+
+  /** Connections in the pool to the Postgres server (the embedded database always uses one). */
+  @IsInt({ message: 'DB_POOL_SIZE must be an integer between 1 and 200' })
+  @Min(1, { message: 'DB_POOL_SIZE must be an integer between 1 and 200' })
+  @Max(200, { message: 'DB_POOL_SIZE must be an integer between 1 and 200' })
+  @Transform(({ value }) => toInteger(value))
+  DB_POOL_SIZE = 10;
+
+  /** Largest accepted request body, in bytes; larger bodies get 413. Accepts `1mb`, `512kb` or bytes. */
+  @IsInt({ message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })
+  @Min(1024, { message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })
+  @Max(64 * 1024 * 1024, { message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })
+  @Transform(({ value }) => toByteSize(value))
+  MAX_BODY = 1024 * 1024;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  })
+  LOG_LEVEL = 'info';
+}
+
+/** Validates `process.env`-like input; throws one Error whose message names each bad variable. */
+export function validateEnvironment(raw: Record<string, unknown>): Environment {
+  const input = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== '' && value !== undefined));
+  const environment = plainToInstance(Environment, input, { exposeDefaultValues: true });
+  const errors = validateSync(environment, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+    throw new Error(`Invalid configuration: ${[...new Set(lines)].join('; ')}`);
+  }
+  return environment;
+}
+
+function toInteger(value: unknown): unknown {
+  if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number(value);
+  return value;
+}
+
+function toByteSize(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const match = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(value);
+  if (!match) return value;
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(match[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb'];
+  return Number(match[1]) * unit;
+}

@@ -1,0 +1,21 @@
+import { Global, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { Database } from './database.js';
+import { UnitOfWork } from './unit-of-work.js';
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: Database,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        Database.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }),
+    },
+    { provide: DataSource, inject: [Database], useFactory: (database: Database) => database.dataSource },
+    UnitOfWork,
+  ],
+  exports: [Database, DataSource, UnitOfWork],
+})
+export class DatabaseModule {}

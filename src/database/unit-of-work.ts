@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DataSource, QueryRunner } from 'typeorm';
+
+export interface QueryRows<T> {
+  rows: T[];
+  /** Rows inserted, updated or deleted (for SELECT: rows returned). */
+  rowCount: number;
+}
+
+/**
+ * Runs a service's work in one database transaction and gives repositories the connection of the
+ * transaction in progress (through AsyncLocalStorage, so no handle is threaded through every call).
+ * Outside a transaction, a statement runs on its own pooled connection.
+ */
+@Injectable()
+export class UnitOfWork {
+  private readonly current = new AsyncLocalStorage<QueryRunner>();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Runs `work` in a transaction; nested calls join the outer one. Commits, or rolls back on throw. */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    if (this.current.getStore()) return work();
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction('READ COMMITTED');
+      const result = await this.current.run(runner, work);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Runs one parameterised statement in the current transaction, or on its own connection. */
+  async query<T>(sql: string, params: readonly unknown[]): Promise<QueryRows<T>> {
+    const inTransaction = this.current.getStore();
+    const runner = inTransaction ?? this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(sql, params as unknown[], true);
+      const rows = (result.records ?? []) as T[];
+      return { rows, rowCount: result.affected ?? rows.length };
+    } finally {
+      if (!inTransaction) await runner.release();
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
+import { ListQueryDto } from '../resources/dto/list-query.dto.js';
+import { pickDefined } from '../resources/dto/read-only-fields.js';
+import { parseSetterBody } from '../resources/dto/setter.js';
+import {
+  bodyOf,
+  createdResponse,
+  parseMembershipAction,
+  parseSetterProperty,
+  setNextPageLink,
+  setterResponse,
+} from '../resources/resource-http.js';
+import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
+import type { Scope } from '../tenancy/scope.js';
+import { ScopeGuard } from '../tenancy/scope.guard.js';
+import { CreateGroupDto, GROUP_WRITABLE, PatchGroupDto, ReplaceGroupDto } from './dto/group.dto.js';
+import { GroupsService } from './groups.service.js';
+
+/** `/api/{tenantKey}/{orgKey}/identity/groups` (SPEC §3). `{idOrKey}` is a group's id or groupKey. */
+@Controller('api/:tenantKey/:orgKey/identity/groups')
+@UseGuards(ScopeGuard)
+export class GroupsController {
+  constructor(private readonly groups: GroupsService) {}
+
+  @Get()
+  async list(@RequestScope() scope: Scope, @Query() query: ListQueryDto, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    const page = await this.groups.list(scope, query.page, query.pageSize);
+    if (page.hasMore) setNextPageLink(request, response, query.page, query.pageSize);
+    return page.items;
+  }
+
+  @Get('odata')
+  query(@RequestScope() scope: Scope, @Query() query: Record<string, unknown>) {
+    return this.groups.query(scope, query);
+  }
+
+  @Get(':idOrKey')
+  get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string) {
+    return this.groups.get(scope, idOrKey);
+  }
+
+  @Get(':idOrKey/users')
+  users(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Query() query: Record<string, unknown>) {
+    return this.groups.listMembers(scope, idOrKey, query);
+  }
+
+  @Post()
+  async create(
+    @RequestScope() scope: Scope,
+    @Body() dto: CreateGroupDto,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const users = dto.users === undefined || dto.users === null ? undefined : parseReferenceList(dto.users, 'key', 'users');
+    const group = await this.groups.create(scope, pickDefined(dto, GROUP_WRITABLE), users, actor);
+    return createdResponse(request, response, group, this.groups.locationOf(scope, group));
+  }
+
+  /** add | addById | remove | removeById: the body lists userKeys (or ids). */
+  @Post(':idOrKey/users/:action')
+  @HttpCode(200)
+  changeUsers(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Param('action') action: string,
+    @Body() body: unknown,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+  ) {
+    const { change, kind } = parseMembershipAction(request, action);
+    return this.groups.changeMembers(scope, idOrKey, change, parseReferenceList(body, kind, 'body'), kind, actor);
+  }
+
+  /** Replaces the members with the userKeys given. */
+  @Put(':idOrKey/users')
+  replaceUsers(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() body: unknown, @Actor() actor: string | null) {
+    return this.groups.replaceMembers(scope, idOrKey, parseMemberKeys(body, 'userKey', 'body'), actor);
+  }
+
+  /** Setters: the body is the new JSON value of email | groupKey | isActive | name | notes. */
+  @Put(':idOrKey/:property')
+  async set(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Param('property') property: string,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const name = parseSetterProperty(request, property, GROUP_WRITABLE);
+    const body = bodyOf(request);
+    const change = await parseSetterBody(PatchGroupDto, name, body.value, body.present);
+    return setterResponse(request, response, await this.groups.update(scope, idOrKey, change, actor));
+  }
+
+  @Patch(':idOrKey')
+  patch(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: PatchGroupDto, @Actor() actor: string | null) {
+    return this.groups.update(scope, idOrKey, pickDefined(dto, GROUP_WRITABLE), actor);
+  }
+
+  @Put(':idOrKey')
+  replace(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: ReplaceGroupDto, @Actor() actor: string | null) {
+    const values = { email: null, notes: null, isActive: true, ...pickDefined(dto, GROUP_WRITABLE) };
+    return this.groups.replace(scope, idOrKey, values, parseMemberKeys(dto.users, 'userKey', 'users'), actor);
+  }
+
+  @Delete(':idOrKey')
+  @HttpCode(204)
+  async delete(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string): Promise<void> {
+    await this.groups.delete(scope, idOrKey);
+  }
+}

@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { ScopedRepository } from '../database/scoped-repository.js';
+import { UnitOfWork } from '../database/unit-of-work.js';
+import { propertyOf, SUMMARY_PROPERTIES } from '../resources/resource-model.js';
+import type { Scope } from '../tenancy/scope.js';
+import type { MembershipSide } from './membership-side.js';
+
+/**
+ * Membership rows. Bulk changes are one statement each, with the ids as one array parameter, whatever
+ * their number; ids are sorted first so concurrent writers take row locks in the same order.
+ */
+@Injectable()
+export class MembershipsRepository extends ScopedRepository {
+  constructor(uow: UnitOfWork) {
+    super(uow);
+  }
+
+  /** Adds the members that are not in yet; returns how many were added. */
+  async add(scope: Scope, side: MembershipSide, ownerId: string, memberIds: readonly string[]): Promise<number> {
+    if (memberIds.length === 0) return 0;
+    const { rowCount } = await this.run(
+      scope,
+      `INSERT INTO memberships (tenant_key, org_key, ${side.ownerColumn}, ${side.memberColumn})
+       SELECT $1, $2, $3, member_id FROM unnest($4::uuid[]) AS member_id ORDER BY member_id
+       ON CONFLICT DO NOTHING`,
+      [ownerId, sortedIds(memberIds)],
+    );
+    return rowCount;
+  }
+
+  /** Removes those of `memberIds` that are members; returns how many were removed. */
+  async remove(scope: Scope, side: MembershipSide, ownerId: string, memberIds: readonly string[]): Promise<number> {
+    if (memberIds.length === 0) return 0;
+    const { rowCount } = await this.run(
+      scope,
+      `DELETE FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3
+          AND m.${side.memberColumn} = ANY($4::uuid[])`,
+      [ownerId, sortedIds(memberIds)],
+    );
+    return rowCount;
+  }
+
+  /** Makes `memberIds` the exact member set. */
+  async replace(
+    scope: Scope,
+    side: MembershipSide,
+    ownerId: string,
+    memberIds: readonly string[],
+  ): Promise<{ added: number; removed: number }> {
+    const { rowCount: removed } = await this.run(
+      scope,
+      `DELETE FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3
+          AND NOT (m.${side.memberColumn} = ANY($4::uuid[]))`,
+      [ownerId, sortedIds(memberIds)],
+    );
+    const added = await this.add(scope, side, ownerId, memberIds);
+    return { added, removed };
+  }
+
+  async count(scope: Scope, side: MembershipSide, ownerId: string): Promise<number> {
+    const { rows } = await this.run<{ n: string }>(
+      scope,
+      `SELECT count(*) AS n FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3`,
+      [ownerId],
+    );
+    return Number(rows[0]!.n);
+  }
+
+  /** A page of the owner's members (summaries), in key order, ties by id. */
+  async list(
+    scope: Scope,
+    side: MembershipSide,
+    ownerId: string,
+    limit: number,
+    offset: number,
+  ): Promise<Record<string, unknown>[]> {
+    const member = side.member;
+    const columns = SUMMARY_PROPERTIES.filter((name) => member.properties.some((p) => p.name === name))
+      .map((name) => `r.${propertyOf(member, name).column} AS "${name}"`)
+      .join(', ');
+    const keyColumn = propertyOf(member, member.keyProperty).column;
+    const { rows } = await this.run<Record<string, unknown>>(
+      scope,
+      `SELECT ${columns}
+         FROM memberships m
+         JOIN ${member.table} r ON r.tenant_key = m.tenant_key AND r.org_key = m.org_key AND r.id = m.${side.memberColumn}
+        WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3
+        ORDER BY lower(r.${keyColumn}), r.id
+        LIMIT $4 OFFSET $5`,
+      [ownerId, limit, offset],
+    );
+    return rows;
+  }
+}
+
+function sortedIds(ids: readonly string[]): string[] {
+  return ids.map((id) => id.toLowerCase()).sort();
+}

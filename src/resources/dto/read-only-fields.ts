@@ -1,0 +1,19 @@
+import { Allow } from 'class-validator';
+
+/**
+ * Server-made properties a client may send back unchanged (GET, edit, PUT). They are accepted and
+ * ignored; anything not declared in a DTO is rejected with 400.
+ */
+export abstract class ReadOnlyFields {
+  @Allow() id?: unknown;
+  @Allow() createdOn?: unknown;
+  @Allow() modifiedOn?: unknown;
+  @Allow() createdBy?: unknown;
+  @Allow() modifiedBy?: unknown;
+}
+
+/** Copies the listed properties that are present (not undefined) from a validated DTO. */
+export function pickDefined(dto: object, properties: readonly string[]): Record<string, unknown> {
+  const source = dto as Record<string, unknown>;
+  return Object.fromEntries(properties.filter((name) => source[name] !== undefined).map((name) => [name, source[name]]));
+}

@@ -1,0 +1,65 @@
+import type { Request, Response } from 'express';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { prefersRepresentation } from '../common/http/prefer.js';
+import type { ReferenceKind } from '../common/validation/reference-list.js';
+import type { Resource } from './resource.service.js';
+
+/*
+ * HTTP details shared by the groups and users controllers, so each controller stays a list of routes.
+ */
+
+/** 201 with `Location`; the body is the new id as a JSON string, or the resource when preferred. */
+export function createdResponse(request: Request, response: Response, resource: Resource, location: string): string | Resource {
+  response.status(201).setHeader('Location', location);
+  return representationOr(request, response, resource, () => {
+    response.type('application/json');
+    return JSON.stringify(resource.id);
+  });
+}
+
+/** A setter answers 204, or 200 with the resource when the client prefers it. */
+export function setterResponse(request: Request, response: Response, resource: Resource): Resource | undefined {
+  return representationOr(request, response, resource, () => {
+    response.status(204);
+    return undefined;
+  });
+}
+
+function representationOr<T>(request: Request, response: Response, resource: Resource, otherwise: () => T): T | Resource {
+  if (!prefersRepresentation(request)) return otherwise();
+  response.setHeader('Preference-Applied', 'return=representation');
+  return resource;
+}
+
+/** `Link: <…?page=N+1&pageSize=S>; rel="next"` for the plain list routes. */
+export function setNextPageLink(request: Request, response: Response, page: number, pageSize: number): void {
+  response.setHeader('Link', `<${request.baseUrl}${request.path}?page=${page + 1}&pageSize=${pageSize}>; rel="next"`);
+}
+
+const MEMBERSHIP_ACTIONS: Record<string, { change: 'add' | 'remove'; kind: ReferenceKind }> = {
+  add: { change: 'add', kind: 'key' },
+  addById: { change: 'add', kind: 'id' },
+  remove: { change: 'remove', kind: 'key' },
+  removeById: { change: 'remove', kind: 'id' },
+};
+
+/** `add | addById | remove | removeById` from the path; anything else is not a route. */
+export function parseMembershipAction(request: Request, action: string): { change: 'add' | 'remove'; kind: ReferenceKind } {
+  const parsed = Object.hasOwn(MEMBERSHIP_ACTIONS, action) ? MEMBERSHIP_ACTIONS[action] : undefined;
+  if (!parsed) throw new AppError(ErrorCode.RouteNotFound, `No route matches ${request.method} ${request.path}`);
+  return parsed;
+}
+
+/** The property a setter route names, when the resource has such a setter. */
+export function parseSetterProperty<P extends string>(request: Request, property: string, settable: readonly P[]): P {
+  if (!(settable as readonly string[]).includes(property)) {
+    throw new AppError(ErrorCode.RouteNotFound, `No route matches ${request.method} ${request.path}`);
+  }
+  return property as P;
+}
+
+/** Whether the request carried a body at all (a JSON `null` body counts). */
+export function bodyOf(request: Request): { present: boolean; value: unknown } {
+  return { present: request.body !== undefined, value: request.body };
+}

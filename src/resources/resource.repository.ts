@@ -1,0 +1,151 @@
+import { ScopedRepository } from '../database/scoped-repository.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
+import type { Scope } from '../tenancy/scope.js';
+import { PropertyModel, propertyOf, ResourceModel } from './resource-model.js';
+
+/** A stored record: the model's properties by API name, plus its row version (for ETags). */
+export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number };
+
+export interface KeyAndId {
+  id: string;
+  key: string;
+}
+
+/**
+ * SQL for one resource table (groups or users), generated from its model. Values are always bound
+ * parameters; identifiers come only from the model.
+ */
+export class ResourceRepository extends ScopedRepository {
+  private readonly selectList: string;
+  private readonly keyColumn: string;
+
+  constructor(
+    uow: UnitOfWork,
+    private readonly model: ResourceModel,
+  ) {
+    super(uow);
+    this.selectList = [
+      ...model.properties.map((property) => `r.${property.column} AS "${property.name}"`),
+      'r.row_version AS "rowVersion"',
+    ].join(', ');
+    this.keyColumn = propertyOf(model, model.keyProperty).column;
+  }
+
+  /**
+   * By id when `idOrKey` is a UUID that some record has as its id, else by key (case-insensitive).
+   * `lock` takes a row lock for the rest of the transaction (writes read-modify-write under it).
+   */
+  async findByIdOrKey(scope: Scope, idOrKey: string, options: { lock?: boolean } = {}): Promise<ResourceRow | undefined> {
+    // NO KEY UPDATE: excludes other writers of this row but not the KEY SHARE locks that foreign-key
+    // checks of new memberships take, so group-side and user-side membership writes cannot deadlock.
+    const lock = options.lock ? ' FOR NO KEY UPDATE' : '';
+    if (isUuid(idOrKey)) {
+      const byId = await this.run<ResourceRow>(
+        scope,
+        `SELECT ${this.selectList} FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3${lock}`,
+        [idOrKey],
+      );
+      if (byId.rows[0]) return byId.rows[0];
+    }
+    const byKey = await this.run<ResourceRow>(
+      scope,
+      `SELECT ${this.selectList} FROM ${this.model.table} r
+        WHERE ${this.scoped('r')} AND lower(r.${this.keyColumn}) = lower($3)${lock}`,
+      [idOrKey],
+    );
+    return byKey.rows[0];
+  }
+
+  /** One page in key order (case-insensitive, ties by id). Asks for one row more to tell if more exist. */
+  async list(scope: Scope, limit: number, offset: number): Promise<ResourceRow[]> {
+    const { rows } = await this.run<ResourceRow>(
+      scope,
+      `SELECT ${this.selectList} FROM ${this.model.table} r WHERE ${this.scoped('r')}
+        ORDER BY lower(r.${this.keyColumn}), r.id LIMIT $3 OFFSET $4`,
+      [limit, offset],
+    );
+    return rows;
+  }
+
+  async count(scope: Scope): Promise<number> {
+    const { rows } = await this.run<{ n: string }>(
+      scope,
+      `SELECT count(*) AS n FROM ${this.model.table} r WHERE ${this.scoped('r')}`,
+    );
+    return Number(rows[0]!.n);
+  }
+
+  /** The records among `keys` (matched case-insensitively) that exist in the scope. */
+  async findKeys(scope: Scope, keys: readonly string[]): Promise<KeyAndId[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await this.run<KeyAndId>(
+      scope,
+      `SELECT r.id, r.${this.keyColumn} AS key FROM ${this.model.table} r
+        WHERE ${this.scoped('r')} AND lower(r.${this.keyColumn}) = ANY($3::text[])`,
+      [keys.map((key) => key.toLowerCase())],
+    );
+    return rows;
+  }
+
+  /** The records among `ids` that exist in the scope. */
+  async findIds(scope: Scope, ids: readonly string[]): Promise<KeyAndId[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.run<KeyAndId>(
+      scope,
+      `SELECT r.id, r.${this.keyColumn} AS key FROM ${this.model.table} r
+        WHERE ${this.scoped('r')} AND r.id = ANY($3::uuid[])`,
+      [ids],
+    );
+    return rows;
+  }
+
+  async insert(scope: Scope, values: Record<string, unknown>, actor: string | null): Promise<ResourceRow> {
+    const columns = this.writableEntries(values);
+    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by'];
+    const params = [...columns.map(([, value]) => value), actor];
+    const placeholders = ['$1', '$2', ...columns.map((_, index) => `$${index + 3}`), `$${columns.length + 3}`, `$${columns.length + 3}`];
+    const { rows } = await this.run<ResourceRow>(
+      scope,
+      `INSERT INTO ${this.model.table} AS r (${names.join(', ')}) VALUES (${placeholders.join(', ')})
+       RETURNING ${this.selectList}`,
+      params,
+    );
+    return rows[0]!;
+  }
+
+  /** Sets the given properties (an empty set still counts as a write: version and modifiedOn move). */
+  async update(scope: Scope, id: string, values: Record<string, unknown>, actor: string | null): Promise<ResourceRow | undefined> {
+    const columns = this.writableEntries(values);
+    const assignments = columns.map(([property], index) => `${property.column} = $${index + 5}`);
+    const { rows } = await this.run<ResourceRow>(
+      scope,
+      `UPDATE ${this.model.table} AS r
+          SET ${[...assignments, 'modified_on = now()', 'modified_by = $4', 'row_version = r.row_version + 1'].join(', ')}
+        WHERE ${this.scoped('r')} AND r.id = $3
+        RETURNING ${this.selectList}`,
+      [id, actor, ...columns.map(([, value]) => value)],
+    );
+    return rows[0];
+  }
+
+  async delete(scope: Scope, id: string): Promise<boolean> {
+    const { rowCount } = await this.run(scope, `DELETE FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3`, [id]);
+    return rowCount > 0;
+  }
+
+  private writableEntries(values: Record<string, unknown>): Array<[PropertyModel, unknown]> {
+    return Object.entries(values)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => {
+        const property = propertyOf(this.model, name);
+        if (!property.writable) throw new Error(`${this.model.entityType}.${name} is not writable`);
+        return [property, value];
+      });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

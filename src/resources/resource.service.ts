@@ -1,0 +1,206 @@
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { ReferenceKind } from '../common/validation/reference-list.js';
+import { UnitOfWork } from '../database/unit-of-work.js';
+import type { MembershipSide } from '../memberships/membership-side.js';
+import { MembershipsRepository } from '../memberships/memberships.repository.js';
+import { collectionPage, ODataCollection, pageWindow, parseListOptions } from '../odata/list-options.js';
+import { Scope, scopeBasePath } from '../tenancy/scope.js';
+import { ResourceRepository, ResourceRow } from './resource.repository.js';
+
+/** How many members a single-resource GET shows inline; the rest are one link away. */
+export const INLINE_MEMBERS = 1000;
+
+/** A resource as the API shows it: its properties, without internal columns. */
+export type Resource = Record<string, unknown> & { id: string };
+
+/** What a membership call changed (SPEC §3), so a caller needs no second read. */
+export type MembershipOutcome = { added: number; unchanged: number } | { removed: number; unchanged: number };
+
+export interface Page {
+  items: Resource[];
+  hasMore: boolean;
+}
+
+/**
+ * The rules shared by groups and users, which mirror each other: a group has users, a user has
+ * groups. Subclasses bind the owner model and the membership direction. Every write is one
+ * transaction; reads of a resource and its members happen within the caller's scope only.
+ */
+export abstract class ResourceService {
+  protected constructor(
+    protected readonly uow: UnitOfWork,
+    protected readonly owners: ResourceRepository,
+    protected readonly members: ResourceRepository,
+    protected readonly memberships: MembershipsRepository,
+    protected readonly side: MembershipSide,
+  ) {}
+
+  async list(scope: Scope, page: number, pageSize: number): Promise<Page> {
+    const rows = await this.owners.list(scope, pageSize + 1, (page - 1) * pageSize);
+    return { items: rows.slice(0, pageSize).map(toResource), hasMore: rows.length > pageSize };
+  }
+
+  /** The OData collection (`/odata`), with the query options of the request. */
+  async query(scope: Scope, rawQuery: Record<string, unknown>): Promise<ODataCollection<Resource>> {
+    const options = parseListOptions(rawQuery);
+    const { limit, offset } = pageWindow(options);
+    const rows = await this.owners.list(scope, limit, offset);
+    const count = options.count ? await this.owners.count(scope) : undefined;
+    return collectionPage(rows.map(toResource), options, {
+      metadataUrl: `${scopeBasePath(scope)}/$metadata`,
+      entitySet: this.side.owner.entitySet,
+      selfPath: `${this.collectionPath(scope)}/odata`,
+      count,
+    });
+  }
+
+  /** The resource with its first members inline, their total, and a link to the rest. */
+  async get(scope: Scope, idOrKey: string): Promise<Resource> {
+    const row = await this.findOrFail(scope, idOrKey);
+    return this.withMembers(scope, row);
+  }
+
+  async create(scope: Scope, values: Record<string, unknown>, memberKeys: string[] | undefined, actor: string | null): Promise<Resource> {
+    const row = await this.uow.transaction(async () => {
+      const memberIds = memberKeys ? await this.resolveMembers(scope, memberKeys, 'key') : [];
+      const created = await this.owners.insert(scope, values, actor);
+      await this.memberships.add(scope, this.side, created.id, memberIds);
+      return created;
+    });
+    return this.withMembers(scope, row);
+  }
+
+  /** Sets the given properties (PATCH, and the single-property setters). */
+  async update(scope: Scope, idOrKey: string, values: Record<string, unknown>, actor: string | null): Promise<Resource> {
+    const row = await this.uow.transaction(async () => {
+      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      return (await this.owners.update(scope, current.id, values, actor))!;
+    });
+    return this.withMembers(scope, row);
+  }
+
+  /** Replaces every writable property and the member set (PUT). */
+  async replace(
+    scope: Scope,
+    idOrKey: string,
+    values: Record<string, unknown>,
+    memberKeys: string[],
+    actor: string | null,
+  ): Promise<Resource> {
+    const row = await this.uow.transaction(async () => {
+      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
+      await this.memberships.replace(scope, this.side, current.id, memberIds);
+      return (await this.owners.update(scope, current.id, values, actor))!;
+    });
+    return this.withMembers(scope, row);
+  }
+
+  async delete(scope: Scope, idOrKey: string): Promise<void> {
+    await this.uow.transaction(async () => {
+      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      await this.owners.delete(scope, current.id);
+    });
+  }
+
+  /** Adds or removes members given by key or id. Unknown references fail the whole call. */
+  async changeMembers(
+    scope: Scope,
+    idOrKey: string,
+    change: 'add' | 'remove',
+    references: string[],
+    kind: ReferenceKind,
+    actor: string | null,
+  ): Promise<MembershipOutcome> {
+    return this.uow.transaction(async () => {
+      const owner = await this.findOrFail(scope, idOrKey, { lock: true });
+      const memberIds = await this.resolveMembers(scope, references, kind);
+      const changed =
+        change === 'add'
+          ? await this.memberships.add(scope, this.side, owner.id, memberIds)
+          : await this.memberships.remove(scope, this.side, owner.id, memberIds);
+      if (changed > 0) await this.owners.update(scope, owner.id, {}, actor);
+      const unchanged = memberIds.length - changed;
+      return change === 'add' ? { added: changed, unchanged } : { removed: changed, unchanged };
+    });
+  }
+
+  /** Makes the members exactly those given by key (e.g. PUT /users/{userKey}/groups). */
+  async replaceMembers(
+    scope: Scope,
+    idOrKey: string,
+    memberKeys: string[],
+    actor: string | null,
+  ): Promise<{ added: number; removed: number; unchanged: number }> {
+    return this.uow.transaction(async () => {
+      const owner = await this.findOrFail(scope, idOrKey, { lock: true });
+      const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
+      const { added, removed } = await this.memberships.replace(scope, this.side, owner.id, memberIds);
+      if (added + removed > 0) await this.owners.update(scope, owner.id, {}, actor);
+      return { added, removed, unchanged: memberIds.length - added };
+    });
+  }
+
+  async listMembers(scope: Scope, idOrKey: string, rawQuery: Record<string, unknown>): Promise<ODataCollection<Resource>> {
+    const options = parseListOptions(rawQuery);
+    const owner = await this.findOrFail(scope, idOrKey);
+    const { limit, offset } = pageWindow(options);
+    const rows = await this.memberships.list(scope, this.side, owner.id, limit, offset);
+    const count = options.count ? await this.memberships.count(scope, this.side, owner.id) : undefined;
+    return collectionPage(rows as Resource[], options, {
+      metadataUrl: `${scopeBasePath(scope)}/$metadata`,
+      entitySet: this.side.member.entitySet,
+      selfPath: `${this.collectionPath(scope)}/${owner.id}/${this.side.navigation}`,
+      count,
+    });
+  }
+
+  /** Where a created resource lives (the `Location` header). */
+  locationOf(scope: Scope, resource: Resource): string {
+    return `${this.collectionPath(scope)}/${resource.id}`;
+  }
+
+  private collectionPath(scope: Scope): string {
+    return `${scopeBasePath(scope)}/${this.side.owner.pathSegment}`;
+  }
+
+  private async findOrFail(scope: Scope, idOrKey: string, options: { lock?: boolean } = {}): Promise<ResourceRow> {
+    const row = await this.owners.findByIdOrKey(scope, idOrKey, options);
+    if (!row) throw AppError.notFound(this.side.owner.entityType, idOrKey);
+    return row;
+  }
+
+  /** Ids for the given keys or ids, all of which must exist in the scope (else 400 listing the unknown). */
+  private async resolveMembers(scope: Scope, references: string[], kind: ReferenceKind): Promise<string[]> {
+    const found = kind === 'key' ? await this.members.findKeys(scope, references) : await this.members.findIds(scope, references);
+    if (found.length === references.length) return found.map((record) => record.id);
+    const known = new Set(found.map((record) => (kind === 'key' ? record.key : record.id).toLowerCase()));
+    const unknown = references.filter((reference) => !known.has(reference.toLowerCase()));
+    const what = `${this.side.member.entityType.toLowerCase()} ${kind === 'key' ? this.side.member.keyProperty : 'id'}`;
+    throw new AppError(
+      ErrorCode.UnknownReferences,
+      `Unknown ${what}${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 20).join(', ')}${unknown.length > 20 ? ', …' : ''}`,
+      this.side.navigation,
+      unknown.map((reference) => ({ code: 'UnknownReference', message: `No ${what} '${reference}' in this scope`, target: reference })),
+    );
+  }
+
+  private async withMembers(scope: Scope, row: ResourceRow): Promise<Resource> {
+    const [members, count] = await Promise.all([
+      this.memberships.list(scope, this.side, row.id, INLINE_MEMBERS, 0),
+      this.memberships.count(scope, this.side, row.id),
+    ]);
+    const resource: Resource = { ...toResource(row), [`${this.side.navigation}Count`]: count, [this.side.navigation]: members };
+    if (count > members.length) {
+      resource[`${this.side.navigation}@odata.nextLink`] =
+        `${this.collectionPath(scope)}/${row.id}/${this.side.navigation}?$skip=${members.length}`;
+    }
+    return resource;
+  }
+}
+
+function toResource(row: ResourceRow): Resource {
+  const { rowVersion: _internal, ...resource } = row;
+  return resource;
+}
