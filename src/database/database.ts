@@ -76,6 +76,11 @@ export class Database implements OnApplicationShutdown {
     }
   }
 
+  /** One round trip to the database (readiness). */
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.close();
   }
@@ -97,6 +102,8 @@ function commonOptions() {
     migrationsTableName: 'schema_migrations',
     synchronize: false,
     migrationsRun: false,
+    // Only migrations change the schema: TypeORM must not CREATE EXTENSION (uuid-ossp for generated uuids).
+    installExtensions: false,
     // Failed statements surface as errors the exception filter logs (5xx) or maps (4xx); TypeORM's own
     // query log would print bound values (personal data) for every expected 409.
     logging: false,

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { prefersRepresentation } from '../common/http/prefer.js';
 import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
 import { ListQueryDto } from '../resources/dto/list-query.dto.js';
 import { pickDefined } from '../resources/dto/read-only-fields.js';
@@ -55,7 +56,9 @@ export class GroupsController {
     @Res({ passthrough: true }) response: Response,
   ) {
     const users = dto.users === undefined || dto.users === null ? undefined : parseReferenceList(dto.users, 'key', 'users');
-    const group = await this.groups.create(scope, pickDefined(dto, GROUP_WRITABLE), users, actor);
+    const group = await this.groups.create(scope, pickDefined(dto, GROUP_WRITABLE), users, actor, {
+      representation: prefersRepresentation(request),
+    });
     return createdResponse(request, response, group, this.groups.locationOf(scope, group));
   }
 

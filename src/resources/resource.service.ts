@@ -61,14 +61,25 @@ export abstract class ResourceService {
     return this.withMembers(scope, row);
   }
 
-  async create(scope: Scope, values: Record<string, unknown>, memberKeys: string[] | undefined, actor: string | null): Promise<Resource> {
+  /**
+   * Creates the resource with its first members. Returns the full representation only when asked
+   * (`Prefer: return=representation`): the usual answer is just the id, and reading the members back
+   * would double the cost of a create.
+   */
+  async create(
+    scope: Scope,
+    values: Record<string, unknown>,
+    memberKeys: string[] | undefined,
+    actor: string | null,
+    options: { representation: boolean },
+  ): Promise<Resource> {
     const row = await this.uow.transaction(async () => {
       const memberIds = memberKeys ? await this.resolveMembers(scope, memberKeys, 'key') : [];
       const created = await this.owners.insert(scope, values, actor);
       await this.memberships.add(scope, this.side, created.id, memberIds);
       return created;
     });
-    return this.withMembers(scope, row);
+    return options.representation ? this.withMembers(scope, row) : toResource(row);
   }
 
   /** Sets the given properties (PATCH, and the single-property setters). */

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { prefersRepresentation } from '../common/http/prefer.js';
 import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
 import { ListQueryDto } from '../resources/dto/list-query.dto.js';
 import { pickDefined } from '../resources/dto/read-only-fields.js';
@@ -55,7 +56,9 @@ export class UsersController {
     @Res({ passthrough: true }) response: Response,
   ) {
     const groups = dto.groups === undefined || dto.groups === null ? undefined : parseReferenceList(dto.groups, 'key', 'groups');
-    const user = await this.users.create(scope, pickDefined(dto, USER_WRITABLE), groups, actor);
+    const user = await this.users.create(scope, pickDefined(dto, USER_WRITABLE), groups, actor, {
+      representation: prefersRepresentation(request),
+    });
     return createdResponse(request, response, user, this.users.locationOf(scope, user));
   }
 

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
+import type { AppModuleOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/app.setup.js';
 import { createTestDatabase, TestDatabase } from './test-database.js';
 
@@ -13,9 +14,12 @@ export interface TestApp {
 }
 
 /** The real application over HTTP on a database of its own (see createTestDatabase). */
-export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string | undefined> = {},
+  options: Omit<AppModuleOptions, 'env'> = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
-  const app = await createApp({ ...database.env, ...env });
+  const app = await createApp({ ...options, env: { LOG_LEVEL: 'silent', ...database.env, ...env } });
   await app.init();
   return {
     app,
