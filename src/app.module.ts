@@ -1,10 +1,11 @@
-import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
+import { AuthModule } from './auth/auth.module.js';
 import { AppExceptionFilter } from './common/errors/exception.filter.js';
-import { JsonBodyMiddleware } from './common/http/json-body.middleware.js';
+import { JsonBodyInterceptor } from './common/http/json-body.interceptor.js';
 import { AppValidationPipe } from './common/validation/app-validation.pipe.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigGlobalsModule } from './config/config-globals.module.js';
@@ -24,20 +25,29 @@ export interface AppModuleOptions {
 }
 
 @Module({})
-export class AppModule implements NestModule {
+export class AppModule {
   /** Validates the environment first: a bad value throws here, before any module starts. */
   static register(options: AppModuleOptions = {}): DynamicModule {
     const environment = validateEnvironment({ ...process.env, ...options.env });
     return {
       module: AppModule,
       imports: [
-        // forRoot is asynchronous: validating inside it would surface as an unhandled rejection.
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, validate: () => ({ ...environment }) }),
+        // The validated values are loaded as they are: forRoot's own `validate` would run inside an
+        // asynchronous call (a bad value surfaced as an unhandled rejection) and would copy every
+        // value into process.env, leaking one app instance's settings into the next (tests).
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          validatePredefined: false,
+          skipProcessEnv: true,
+          load: [() => ({ ...environment })],
+        }),
         ConfigGlobalsModule,
         LoggerModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig) => loggingOptions(config.logLevel, options.logDestination),
         }),
+        AuthModule,
         DatabaseModule,
         ObservabilityModule,
         HealthModule,
@@ -46,12 +56,9 @@ export class AppModule implements NestModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: AppExceptionFilter },
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         { provide: APP_PIPE, useClass: AppValidationPipe },
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(JsonBodyMiddleware).forRoutes('*path');
   }
 }

@@ -11,7 +11,8 @@ import { setupOpenApi } from './docs/openapi.js';
  */
 export async function createApp(options: AppModuleOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(options), {
-    // Bodies are parsed by JsonBodyMiddleware, inside Nest, so parse errors get the OData error shape.
+    // Bodies are parsed by JsonBodyInterceptor, after authentication, so that parse errors get the
+    // OData error shape and unauthenticated bodies are never read.
     bodyParser: false,
     bufferLogs: true,
   });

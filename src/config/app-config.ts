@@ -2,6 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Environment } from './environment.js';
 
+export type JwtSettings = { issuer?: string; audience?: string; clockToleranceSeconds: number } & (
+  | { kind: 'secret'; secret: string }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'jwks'; url: string }
+  | { kind: 'dev' }
+);
+
 /** Typed, already-validated configuration for the rest of the service. */
 @Injectable()
 export class AppConfig {
@@ -22,6 +29,23 @@ export class AppConfig {
   get maxBodyBytes(): number {
     return this.config.get('MAX_BODY', { infer: true });
   }
+  /** How bearer tokens are verified; `dev` when nothing is configured (local default). */
+  get jwt(): JwtSettings {
+    const get = <K extends keyof Environment>(key: K) => this.config.get(key, { infer: true }) as Environment[K];
+    const common = {
+      issuer: get('JWT_ISSUER'),
+      audience: get('JWT_AUDIENCE'),
+      clockToleranceSeconds: get('JWT_CLOCK_TOLERANCE'),
+    };
+    const secret = get('JWT_SECRET');
+    if (secret) return { kind: 'secret', secret, ...common };
+    const publicKey = get('JWT_PUBLIC_KEY');
+    if (publicKey) return { kind: 'public-key', pem: publicKey.replaceAll('\\n', '\n'), ...common };
+    const jwksUrl = get('JWT_JWKS_URL');
+    if (jwksUrl) return { kind: 'jwks', url: jwksUrl, ...common };
+    return { kind: 'dev', ...common };
+  }
+
   get logLevel(): string {
     return this.config.get('LOG_LEVEL', { infer: true });
   }

@@ -36,6 +36,41 @@ export class Environment {
   @Transform(({ value }) => toByteSize(value))
   MAX_BODY = 1024 * 1024;
 
+  /** HS256 shared secret (at least 32 characters). */
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string;
+
+  /** RS256/ES256 public key, PEM (SPKI `-----BEGIN PUBLIC KEY-----`); `\n` escapes are accepted. */
+  @IsOptional()
+  @Matches(/-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/, {
+    message: 'JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY----- …)',
+  })
+  JWT_PUBLIC_KEY?: string;
+
+  /** A JWKS endpoint of the token issuer (RS256/ES256 keys, fetched and cached). */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'JWT_JWKS_URL must be an http(s) URL' })
+  JWT_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  JWT_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  JWT_AUDIENCE?: string;
+
+  /** Allowed clock difference for exp/nbf, in seconds. */
+  @IsInt({ message: 'JWT_CLOCK_TOLERANCE must be an integer between 0 and 300 (seconds)' })
+  @Min(0, { message: 'JWT_CLOCK_TOLERANCE must be an integer between 0 and 300 (seconds)' })
+  @Max(300, { message: 'JWT_CLOCK_TOLERANCE must be an integer between 0 and 300 (seconds)' })
+  @Transform(({ value }) => toInteger(value))
+  JWT_CLOCK_TOLERANCE = 30;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
   })
@@ -47,6 +82,10 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
   const input = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== '' && value !== undefined));
   const environment = plainToInstance(Environment, input, { exposeDefaultValues: true });
   const errors = validateSync(environment, { whitelist: false, forbidUnknownValues: false });
+  const keySources = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'].filter((name) => input[name] !== undefined);
+  if (keySources.length > 1) {
+    throw new Error(`Invalid configuration: set only one of ${keySources.join(', ')}`);
+  }
   if (errors.length > 0) {
     const lines = errors.flatMap((error) => Object.values(error.constraints ?? {}));
     throw new Error(`Invalid configuration: ${[...new Set(lines)].join('; ')}`);

@@ -13,6 +13,7 @@ import {
   setNextPageLink,
   setterResponse,
 } from '../resources/resource-http.js';
+import { ActsOn } from '../auth/auth.decorators.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
 import type { Scope } from '../tenancy/scope.js';
 import { ScopeGuard } from '../tenancy/scope.guard.js';
@@ -22,6 +23,7 @@ import { GroupsService } from './groups.service.js';
 /** `/api/{tenantKey}/{orgKey}/identity/groups` (SPEC §3). `{idOrKey}` is a group's id or groupKey. */
 @Controller('api/:tenantKey/:orgKey/identity/groups')
 @UseGuards(ScopeGuard)
+@ActsOn('identity.groups')
 export class GroupsController {
   constructor(private readonly groups: GroupsService) {}
 

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Public } from '../auth/auth.decorators.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { Database } from '../database/database.js';
@@ -10,6 +11,7 @@ const DATABASE_PING_TIMEOUT_MS = 2000;
 
 /** Liveness and readiness probes (no token needed). */
 @ApiTags('health')
+@Public()
 @Controller()
 export class HealthController {
   constructor(

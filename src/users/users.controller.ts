@@ -13,6 +13,7 @@ import {
   setNextPageLink,
   setterResponse,
 } from '../resources/resource-http.js';
+import { ActsOn } from '../auth/auth.decorators.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
 import type { Scope } from '../tenancy/scope.js';
 import { ScopeGuard } from '../tenancy/scope.guard.js';
@@ -22,6 +23,7 @@ import { UsersService } from './users.service.js';
 /** `/api/{tenantKey}/{orgKey}/identity/users` (SPEC §3). `{idOrKey}` is a user's id or userKey. */
 @Controller('api/:tenantKey/:orgKey/identity/users')
 @UseGuards(ScopeGuard)
+@ActsOn('identity.users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 

@@ -5,6 +5,7 @@ import { createServer, connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/test-database.js';
+import { ALL_SCOPES, signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
 /*
  * The service as an operator runs it: the built `dist/main.js` in its own process (`npm test` builds
@@ -18,6 +19,13 @@ interface Exit {
   stderr: string;
 }
 
+const outputs = new WeakMap<ChildProcess, () => string>();
+
+/** What a running child has written to stdout so far. */
+function output(child: ChildProcess): string {
+  return outputs.get(child)?.() ?? '';
+}
+
 function run(env: Record<string, string | undefined>): { child: ChildProcess; exited: Promise<Exit> } {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env['PATH'], NODE_ENV: 'production', LOG_LEVEL: 'info', ...env } as NodeJS.ProcessEnv,
@@ -25,6 +33,7 @@ function run(env: Record<string, string | undefined>): { child: ChildProcess; ex
   });
   let stdout = '';
   let stderr = '';
+  outputs.set(child, () => stdout);
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
@@ -91,6 +100,35 @@ describe('process lifecycle', () => {
     });
   });
 
+  describe('local default (no JWT configuration)', () => {
+    it('makes a random secret and logs a ready dev token for demo/main with all scopes', async () => {
+      const port = await freePort();
+      const { child, exited } = run({ PORT: String(port), DATA_DIR: 'memory://' });
+      try {
+        await waitUntilServing(port, exited);
+        let token: string | undefined;
+        for (let attempt = 0; attempt < 40 && !token; attempt++) {
+          token = /Dev token for \/api\/demo\/main\/identity \(all scopes, 12 h\): ([\w.-]+)/.exec(output(child))?.[1];
+          if (!token) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(token).toBeDefined();
+        const claims = JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString());
+        expect(claims).toMatchObject({ tenant: 'demo', orgs: ['main'], scope: ALL_SCOPES });
+        const api = `http://127.0.0.1:${port}/api/demo`;
+        const bearer = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+        const created = await fetch(`${api}/main/identity/groups`, { method: 'POST', headers: bearer, body: '{"groupKey":"g","name":"G"}' });
+        expect(created.status).toBe(201);
+        expect((await fetch(`${api}/other/identity/groups`, { headers: bearer })).status).toBe(403);
+        // Any other secret's token fails: the dev secret is random.
+        const guessed = { Authorization: `Bearer ${signToken({ tenant: 'demo' })}` };
+        expect((await fetch(`${api}/main/identity/groups`, { headers: guessed })).status).toBe(401);
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+  });
+
   describe('SIGTERM', () => {
     let database: TestDatabase;
     let dataDir: string;
@@ -108,6 +146,7 @@ describe('process lifecycle', () => {
       const { child, exited } = run({
         PORT: String(port),
         DATA_DIR: dataDir,
+        JWT_SECRET: TEST_JWT_SECRET,
         ...Object.fromEntries(Object.entries(database.env).filter(([, value]) => value !== undefined)),
       });
       await waitUntilServing(port, exited);
@@ -121,6 +160,7 @@ describe('process lifecycle', () => {
       const closed = new Promise((resolve) => socket.once('close', resolve));
       socket.write(
         `POST /api/acme/hq/identity/groups HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+          `Authorization: Bearer ${signToken({ tenant: 'acme' })}\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
       );
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -5,10 +5,19 @@ import type TestAgent from 'supertest/lib/agent.js';
 import type { AppModuleOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/app.setup.js';
 import { createTestDatabase, TestDatabase } from './test-database.js';
+import { TEST_JWT_SECRET, tokenForUrl } from './tokens.js';
+
+type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+
+/** supertest, with a bearer token for the tenant each URL names (all orgs, all scopes). */
+export type AuthorizedAgent = Pick<TestAgent, HttpMethod>;
 
 export interface TestApp {
   app: INestApplication;
-  http: TestAgent;
+  /** Requests that carry a valid token for the URL's tenant; `.set('Authorization', …)` overrides it. */
+  http: AuthorizedAgent;
+  /** Requests without any token. */
+  anonymous: TestAgent;
   database: TestDatabase;
   close(): Promise<void>;
 }
@@ -19,17 +28,29 @@ export async function startTestApp(
   options: Omit<AppModuleOptions, 'env'> = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const app = await createApp({ ...options, env: { LOG_LEVEL: 'silent', ...database.env, ...env } });
+  const app = await createApp({
+    ...options,
+    env: { LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...database.env, ...env },
+  });
   await app.init();
+  const server = app.getHttpServer();
   return {
     app,
-    http: request(app.getHttpServer()),
+    http: authorizedAgent(server),
+    anonymous: request(server),
     database,
     close: async () => {
       await app.close();
       await database.drop();
     },
   };
+}
+
+function authorizedAgent(server: Parameters<typeof request>[0]): AuthorizedAgent {
+  const methods: HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
+  return Object.fromEntries(
+    methods.map((method) => [method, (url: string) => request(server)[method](url).set('Authorization', `Bearer ${tokenForUrl(url)}`)]),
+  ) as unknown as AuthorizedAgent;
 }
 
 /** A scope no other test uses: every test can start from an empty tenant/org. */

@@ -27,6 +27,8 @@ export class AppError extends Error {
     message: string,
     readonly target?: string,
     readonly details?: ErrorDetail[],
+    /** Response headers the error needs (e.g. `WWW-Authenticate` on 401/403). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = 'AppError';

@@ -26,6 +26,7 @@ export class AppExceptionFilter implements ExceptionFilter {
       );
     }
     if (response.headersSent) return;
+    for (const [name, value] of Object.entries(error.headers ?? {})) response.setHeader(name, value);
     response.status(error.status).json(error.toBody());
   }
 
