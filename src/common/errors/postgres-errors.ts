@@ -12,7 +12,7 @@ export function translatePostgresError(error: unknown): AppError | undefined {
   switch (pg.code) {
     case '23505': {
       // unique_violation: the constraint names which key is taken.
-      const what = UNIQUE_CONSTRAINT_FIELDS[pg.constraint ?? ''];
+      const what = Object.hasOwn(UNIQUE_CONSTRAINT_FIELDS, pg.constraint ?? '') ? UNIQUE_CONSTRAINT_FIELDS[pg.constraint!] : undefined;
       return what
         ? new AppError(ErrorCode.Conflict, `${what.field} '${keyFromDetail(pg.detail)}' is already taken in this scope`, what.field)
         : new AppError(ErrorCode.Conflict, 'The request conflicts with an existing record');

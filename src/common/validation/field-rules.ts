@@ -2,12 +2,13 @@ import { applyDecorators } from '@nestjs/common';
 import {
   IsBoolean,
   IsDefined,
-  IsEmail,
+  isEmail,
   IsOptional,
   IsString,
   Length,
   Matches,
   MaxLength,
+  ValidateBy,
   ValidateIf,
   ValidationOptions,
 } from 'class-validator';
@@ -59,7 +60,18 @@ export function IsOptionalEmail(): PropertyDecorator {
     IsOptional(),
     IsString({ message: 'email must be a string or null' }),
     MaxLength(254, { message: 'email must be at most 254 characters' }),
-    IsEmail({}, { message: 'email must be a valid email address' }),
+    IsEmailAddress({ message: 'email must be a valid email address' }),
+  );
+}
+
+/** A UTF-16 surrogate without its pair. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** class-validator's isEmail, but false instead of a throw (URIError → 500) for a lone surrogate. */
+function IsEmailAddress(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    { name: 'isEmail', validator: { validate: (value) => typeof value === 'string' && !LONE_SURROGATE.test(value) && isEmail(value) } },
+    options,
   );
 }
 
