@@ -14,6 +14,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { GroupsModule } from './groups/groups.module.js';
 import { HealthModule } from './health/health.module.js';
 import { loggingOptions } from './observability/logging.js';
+import { ODataModule } from './odata/odata.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -53,6 +54,7 @@ export class AppModule {
         HealthModule,
         GroupsModule,
         UsersModule,
+        ODataModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AppExceptionFilter },

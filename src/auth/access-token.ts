@@ -18,11 +18,17 @@ export interface AccessToken {
   readonly scopes: ReadonlySet<string>;
 }
 
-/** The resource a route acts on, e.g. `identity.groups`; reads need `.read` or `.write`, writes `.write`. */
-export type ScopedResource = 'identity.groups' | 'identity.users';
+/**
+ * The resource a route acts on, e.g. `identity.groups`; reads need `.read` or `.write`, writes
+ * `.write`. `identity` (the service's metadata) is readable with any of the identity scopes.
+ */
+export type ScopedResource = 'identity.groups' | 'identity.users' | 'identity';
 
 /** The scope that is missing for `access` on `resource`, or undefined when granted. */
 export function missingScope(token: AccessToken, resource: ScopedResource, access: 'read' | 'write'): string | undefined {
+  if (resource === 'identity') {
+    return IDENTITY_SCOPES.some((scope) => token.scopes.has(scope)) ? undefined : 'identity.groups.read';
+  }
   const write = `${resource}.write`;
   if (token.scopes.has(write)) return undefined;
   if (access === 'read' && token.scopes.has(`${resource}.read`)) return undefined;

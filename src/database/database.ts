@@ -1,5 +1,7 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
@@ -54,7 +56,8 @@ export class Database implements OnApplicationShutdown {
     const lock = inMemory ? undefined : DataDirLock.acquire(dataDir);
     let pglite: PGlite | undefined;
     try {
-      pglite = await PGlite.create(inMemory ? undefined : dataDir);
+      // The extensions the migrations create (trigram search) ship with PGlite as loadable modules.
+      pglite = await PGlite.create(inMemory ? undefined : dataDir, { extensions: { pg_trgm, btree_gin } });
       // The adapter makes node-postgres talk to PGlite in-process. PGlite is one connection, so the
       // pool must hold exactly one client, kept forever; transactions queue for it.
       const { connection } = createPgConfig(pglite);

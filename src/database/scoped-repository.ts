@@ -1,3 +1,4 @@
+import type { CompiledCollectionQuery } from '../odata/compile-query.js';
 import type { Scope } from '../tenancy/scope.js';
 import { QueryRows, UnitOfWork } from './unit-of-work.js';
 
@@ -21,5 +22,25 @@ export abstract class ScopedRepository {
 
   protected run<T>(scope: Scope, sql: string, params: readonly unknown[] = []): Promise<QueryRows<T>> {
     return this.uow.query<T>(sql, [scope.tenantKey, scope.orgKey, ...params]);
+  }
+
+  /**
+   * Runs a compiled OData collection query (alias `r`) under `predicate` — the scope, plus whatever
+   * narrows the collection (e.g. "members of group $3", with `extraParams` = [group id]) — and its
+   * count when asked. The page and the count are read in one snapshot.
+   */
+  protected async runCollection(
+    scope: Scope,
+    query: CompiledCollectionQuery,
+    predicate: string,
+    extraParams: readonly unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
+    const read = async () => {
+      const { rows } = await this.run<Record<string, unknown>>(scope, query.selectStatement(predicate), [...extraParams, ...query.params]);
+      if (!query.count) return { rows };
+      const counted = await this.run<{ count: string }>(scope, query.countStatement(predicate), [...extraParams, ...query.countParams]);
+      return { rows, count: Number(counted.rows[0]!.count) };
+    };
+    return query.count ? this.uow.snapshot(read) : read();
   }
 }

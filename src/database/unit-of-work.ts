@@ -37,6 +37,27 @@ export class UnitOfWork {
     }
   }
 
+  /**
+   * Runs several reads on one consistent snapshot (a read-only REPEATABLE READ transaction), e.g. a
+   * page and its total count. Inside a transaction already, joins it.
+   */
+  async snapshot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.current.getStore()) return work();
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await this.current.run(runner, work);
+      await runner.query('COMMIT');
+      return result;
+    } catch (error) {
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** Runs one parameterised statement in the current transaction, or on its own connection. */
   async query<T>(sql: string, params: readonly unknown[]): Promise<QueryRows<T>> {
     const inTransaction = this.current.getStore();

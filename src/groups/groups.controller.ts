@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { prefersRepresentation } from '../common/http/prefer.js';
 import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
@@ -6,6 +6,7 @@ import { ListQueryDto } from '../resources/dto/list-query.dto.js';
 import { pickDefined } from '../resources/dto/read-only-fields.js';
 import { parseSetterBody } from '../resources/dto/setter.js';
 import {
+  applyMaxPageSize,
   bodyOf,
   createdResponse,
   parseMembershipAction,
@@ -35,8 +36,15 @@ export class GroupsController {
   }
 
   @Get('odata')
-  query(@RequestScope() scope: Scope, @Query() query: Record<string, unknown>) {
-    return this.groups.query(scope, query);
+  query(@RequestScope() scope: Scope, @Query() query: Record<string, unknown>, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    return this.groups.query(scope, query, applyMaxPageSize(request, response));
+  }
+
+  /** The number of groups the query's $filter/$search match, as text/plain. */
+  @Get('odata/$count')
+  @Header('Content-Type', 'text/plain; charset=utf-8')
+  async count(@RequestScope() scope: Scope, @Query() query: Record<string, unknown>): Promise<string> {
+    return String(await this.groups.count(scope, query));
   }
 
   @Get(':idOrKey')
@@ -45,8 +53,14 @@ export class GroupsController {
   }
 
   @Get(':idOrKey/users')
-  users(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Query() query: Record<string, unknown>) {
-    return this.groups.listMembers(scope, idOrKey, query);
+  users(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Query() query: Record<string, unknown>,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    return this.groups.listMembers(scope, idOrKey, query, applyMaxPageSize(request, response));
   }
 
   @Post()

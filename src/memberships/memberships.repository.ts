@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ScopedRepository } from '../database/scoped-repository.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import { propertyOf, SUMMARY_PROPERTIES } from '../resources/resource-model.js';
+import type { CompiledCollectionQuery } from '../odata/compile-query.js';
+import type { CollectionRows } from '../resources/resource.repository.js';
 import type { Scope } from '../tenancy/scope.js';
 import type { MembershipSide } from './membership-side.js';
 
@@ -64,6 +66,16 @@ export class MembershipsRepository extends ScopedRepository {
       [ownerId],
     );
     return Number(rows[0]!.n);
+  }
+
+  /**
+   * A page of an OData query over the owner's members: the query is compiled against the member
+   * model with its parameters from $4 ($3 is the owner id).
+   */
+  collection(scope: Scope, side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): Promise<CollectionRows> {
+    const isMember = `EXISTS (SELECT 1 FROM memberships om WHERE om.tenant_key = r.tenant_key AND om.org_key = r.org_key
+        AND om.${side.ownerColumn} = $3 AND om.${side.memberColumn} = r.id)`;
+    return this.runCollection(scope, query, `${this.scoped('r')} AND ${isMember}`, [ownerId]);
   }
 
   /** A page of the owner's members (summaries), in key order, ties by id. */

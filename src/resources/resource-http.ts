@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { prefersRepresentation } from '../common/http/prefer.js';
+import { preferredMaxPageSize, prefersRepresentation } from '../common/http/prefer.js';
+import { MAX_TOP } from '../odata/parse-query.js';
 import type { ReferenceKind } from '../common/validation/reference-list.js';
 import type { Resource } from './resource.service.js';
 
@@ -30,6 +31,13 @@ function representationOr<T>(request: Request, response: Response, resource: Res
   if (!prefersRepresentation(request)) return otherwise();
   response.setHeader('Preference-Applied', 'return=representation');
   return resource;
+}
+
+/** Honours `Prefer: odata.maxpagesize` (≤ 1,000) and says so in `Preference-Applied`. */
+export function applyMaxPageSize(request: Request, response: Response): number | undefined {
+  const maxPageSize = preferredMaxPageSize(request, MAX_TOP);
+  if (maxPageSize !== undefined) response.setHeader('Preference-Applied', `odata.maxpagesize=${maxPageSize}`);
+  return maxPageSize;
 }
 
 /** `Link: <…?page=N+1&pageSize=S>; rel="next"` for the plain list routes. */

@@ -1,10 +1,17 @@
 import { ScopedRepository } from '../database/scoped-repository.js';
+import type { CompiledCollectionQuery } from '../odata/compile-query.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { Scope } from '../tenancy/scope.js';
 import { PropertyModel, propertyOf, ResourceModel } from './resource-model.js';
 
 /** A stored record: the model's properties by API name, plus its row version (for ETags). */
 export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number };
+
+export interface CollectionRows {
+  rows: Record<string, unknown>[];
+  /** The total the query matches, when it asked for `$count`. */
+  count?: number;
+}
 
 export interface KeyAndId {
   id: string;
@@ -67,12 +74,15 @@ export class ResourceRepository extends ScopedRepository {
     return rows;
   }
 
-  async count(scope: Scope): Promise<number> {
-    const { rows } = await this.run<{ n: string }>(
-      scope,
-      `SELECT count(*) AS n FROM ${this.model.table} r WHERE ${this.scoped('r')}`,
-    );
-    return Number(rows[0]!.n);
+  /** One page of an OData collection query (compiled for alias `r`, parameters from $3). */
+  collection(scope: Scope, query: CompiledCollectionQuery): Promise<CollectionRows> {
+    return this.runCollection(scope, query, this.scoped('r'), []);
+  }
+
+  /** The number of rows an OData query matches (`$count=true`, `/$count`). */
+  async collectionCount(scope: Scope, query: CompiledCollectionQuery): Promise<number> {
+    const { rows } = await this.run<{ count: string }>(scope, query.countStatement(this.scoped('r')), query.countParams);
+    return Number(rows[0]!.count);
   }
 
   /** The records among `keys` (matched case-insensitively) that exist in the scope. */

@@ -4,7 +4,9 @@ import type { ReferenceKind } from '../common/validation/reference-list.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import type { MembershipSide } from '../memberships/membership-side.js';
 import { MembershipsRepository } from '../memberships/memberships.repository.js';
-import { collectionPage, ODataCollection, pageWindow, parseListOptions } from '../odata/list-options.js';
+import { collectionBody, ODataCollection } from '../odata/collection-body.js';
+import { compileCollectionQuery } from '../odata/compile-query.js';
+import type { RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
 import { ResourceRepository, ResourceRow } from './resource.repository.js';
 
@@ -41,18 +43,22 @@ export abstract class ResourceService {
     return { items: rows.slice(0, pageSize).map(toResource), hasMore: rows.length > pageSize };
   }
 
-  /** The OData collection (`/odata`), with the query options of the request. */
-  async query(scope: Scope, rawQuery: Record<string, unknown>): Promise<ODataCollection<Resource>> {
-    const options = parseListOptions(rawQuery);
-    const { limit, offset } = pageWindow(options);
-    const rows = await this.owners.list(scope, limit, offset);
-    const count = options.count ? await this.owners.count(scope) : undefined;
-    return collectionPage(rows.map(toResource), options, {
-      metadataUrl: `${scopeBasePath(scope)}/$metadata`,
-      entitySet: this.side.owner.entitySet,
+  /**
+   * The OData collection (`/odata`): the request's query options compiled against the resource
+   * model; `maxPageSize` from `Prefer: odata.maxpagesize` (server default 100).
+   */
+  async query(scope: Scope, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
+    const query = compileCollectionQuery(rawQuery, this.side.owner, { maxPageSize });
+    const { rows, count } = await this.owners.collection(scope, query);
+    return collectionBody(rows, query, count, {
+      context: `${scopeBasePath(scope)}/$metadata#${this.side.owner.entitySet}`,
       selfPath: `${this.collectionPath(scope)}/odata`,
-      count,
     });
+  }
+
+  /** `/odata/$count`: how many records the query's $filter/$search match. */
+  async count(scope: Scope, rawQuery: RawQuery): Promise<number> {
+    return this.owners.collectionCount(scope, compileCollectionQuery(rawQuery, this.side.owner));
   }
 
   /** The resource with its first members inline, their total, and a link to the rest. */
@@ -153,17 +159,14 @@ export abstract class ResourceService {
     });
   }
 
-  async listMembers(scope: Scope, idOrKey: string, rawQuery: Record<string, unknown>): Promise<ODataCollection<Resource>> {
-    const options = parseListOptions(rawQuery);
+  /** The owner's members as an OData collection (`/groups/{idOrKey}/users`, `/users/{idOrKey}/groups`). */
+  async listMembers(scope: Scope, idOrKey: string, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
     const owner = await this.findOrFail(scope, idOrKey);
-    const { limit, offset } = pageWindow(options);
-    const rows = await this.memberships.list(scope, this.side, owner.id, limit, offset);
-    const count = options.count ? await this.memberships.count(scope, this.side, owner.id) : undefined;
-    return collectionPage(rows as Resource[], options, {
-      metadataUrl: `${scopeBasePath(scope)}/$metadata`,
-      entitySet: this.side.member.entitySet,
+    const query = compileCollectionQuery(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
+    const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
+    return collectionBody(rows, query, count, {
+      context: `${scopeBasePath(scope)}/$metadata#${this.side.member.entitySet}`,
       selfPath: `${this.collectionPath(scope)}/${owner.id}/${this.side.navigation}`,
-      count,
     });
   }
 

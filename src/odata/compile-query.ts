@@ -1,0 +1,202 @@
+import type { ResourceModel } from '../resources/resource-model.js';
+import type { ODataQuery } from './ast.js';
+import { compileFilter } from './compile-filter.js';
+import { compileOrderKeys, keysetSelectItem, orderByClause, OrderKey } from './compile-orderby.js';
+import { compileSearch } from './compile-search.js';
+import { compileExpand, compileSelect } from './compile-select.js';
+import { EntityModel, entityModelOf } from './entity-model.js';
+import { parseOrderBy } from './parse-expression.js';
+import { MAX_TOP, parseQuery, RawQuery } from './parse-query.js';
+import { compileKeyset, decodeSkipToken, encodeSkipToken, queryFingerprint } from './skiptoken.js';
+import { Aliases, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
+
+/**
+ * compileCollectionQuery(rawQuery, rootModel, options) → CompiledCollectionQuery
+ *
+ * The one entry point a repository needs for an OData collection read. Pure: no I/O, no Nest, no ORM.
+ *
+ * INPUT
+ * - `rawQuery`: the Express query object (`request.query`), or an already parsed `ODataQuery`.
+ * - `rootModel`: GROUP_ENTITY / USER_ENTITY (or GROUP_MODEL / USER_MODEL).
+ * - `options.alias` (default `r`): the alias the repository gives the root table.
+ * - `options.firstParam` (default 3): the number of the first placeholder the compiler may use; the
+ *   repository binds the tenant scope as $1 (tenant_key) and $2 (org_key) — or, for
+ *   `/groups/{id}/users`, also the parent id as $3 with `firstParam: 4`.
+ * - `options.maxPageSize` (default 100, at most 1000): the server-driven page size
+ *   (`Prefer: odata.maxpagesize`).
+ * - `options.defaultOrderBy` (default: the key property, e.g. `groupKey`): the order when the client
+ *   gives no `$orderby` (an OData `$orderby` text; `id` is appended as tie-breaker in any case).
+ * - `options.tokenContext`: extra text a `$skiptoken` is bound to (e.g. the parent id of a member list).
+ *
+ * OUTPUT (all SQL fragments use only model identifiers and `$N::type` placeholders)
+ * - `params`: the values of $firstParam … $(firstParam + params.length − 1), in order. Append them
+ *   after the repository's own ($1, $2[, $3]).
+ * - `where`: the `$filter` AND `$search` predicate (`TRUE` when none). It does NOT contain the root
+ *   scope predicate: the repository puts `r.tenant_key = $1 AND r.org_key = $2` before it. Its
+ *   placeholders are the first `countParams.length` ones, so `countParams` is all a count needs.
+ * - `keyset`: the `$skiptoken` predicate ("after the last row of the previous page"), or undefined.
+ * - `orderBy`: the ORDER BY list (ends with the id tie-breaker).
+ * - `selectList`: the select items: the properties (`r.group_key AS "groupKey"`, `id` always),
+ *   the `$expand` JSON columns, and the keyset column `"__keyset"` (strip it from the output).
+ * - `limit` (= pageSize + 1, the extra row tells whether a next page exists), `offset` (= `$skip`),
+ *   `pageSize` (rows to return), `top` (`$top` or undefined), `count` (`$count=true`).
+ * - `selectStatement(scope)` / `countStatement(scope)`: the full statements, given the repository's
+ *   scope predicate for alias `r`, e.g. `repository.scoped('r')`:
+ *     SELECT <selectList> FROM <table> r WHERE <scope> AND (<where>) [AND <keyset>]
+ *       ORDER BY <orderBy> LIMIT $L OFFSET $O            -- params: scopeParams ++ params
+ *     SELECT count(*) AS count FROM <table> r WHERE <scope> AND (<where>)   -- scopeParams ++ countParams
+ *   (LIMIT/OFFSET are the last two of `params`.)
+ * - `nextSkipToken(row)`: the `$skiptoken` continuing after `row` (a row of the select result).
+ * - `nextLinkQuery(row)`: the query options of the next page's link (`$skiptoken` replaces `$skip`,
+ *   `$top` is reduced by the page size when given); the service adds it when `rows.length > pageSize`
+ *   and `$top` is not used up.
+ */
+export interface CompileCollectionOptions {
+  readonly alias?: string;
+  readonly firstParam?: number;
+  readonly maxPageSize?: number;
+  readonly defaultOrderBy?: string;
+  readonly tokenContext?: string;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const KEYSET_COLUMN = '__keyset';
+
+export interface CompiledCollectionQuery {
+  readonly query: ODataQuery;
+  readonly model: EntityModel;
+  readonly table: string;
+  readonly alias: string;
+  readonly selectList: string;
+  /** Property names in the output (`id` always among them). */
+  readonly properties: readonly string[];
+  /** Expanded columns in the output (`users`, `users@odata.count`). */
+  readonly expanded: readonly string[];
+  readonly keysetColumn: string;
+  readonly where: string;
+  readonly keyset: string | undefined;
+  readonly orderBy: string;
+  readonly orderKeys: readonly OrderKey[];
+  readonly limit: number;
+  readonly offset: number;
+  readonly pageSize: number;
+  readonly top: number | undefined;
+  readonly count: boolean;
+  readonly params: readonly unknown[];
+  readonly countParams: readonly unknown[];
+  readonly firstParam: number;
+  readonly fingerprint: string;
+  selectStatement(scopePredicate: string): string;
+  countStatement(scopePredicate: string): string;
+  nextSkipToken(row: Readonly<Record<string, unknown>>): string;
+  nextLinkQuery(row: Readonly<Record<string, unknown>>): Record<string, string>;
+}
+
+export function compileCollectionQuery(
+  rawQuery: RawQuery | ODataQuery,
+  rootModel: EntityModel | ResourceModel,
+  options: CompileCollectionOptions = {},
+): CompiledCollectionQuery {
+  const model = entityModelOf(rootModel);
+  const alias = options.alias ?? 'r';
+  if (!ROOT_ALIAS_PATTERN.test(alias)) throw new Error(`Invalid root alias '${alias}'`);
+  const maxPageSize = options.maxPageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(maxPageSize) || maxPageSize < 1 || maxPageSize > MAX_TOP) {
+    throw new Error(`maxPageSize must be an integer from 1 to ${MAX_TOP}, got ${maxPageSize}`);
+  }
+  const query = isParsed(rawQuery) ? rawQuery : parseQuery(rawQuery);
+  const firstParam = options.firstParam ?? 3;
+  const params = new SqlParams(firstParam);
+  const aliases = new Aliases();
+  const scope = newScope(model, alias, params, aliases);
+
+  // 1. WHERE ($filter, $search): its parameters come first, so a count needs only those.
+  const conditions: string[] = [];
+  if (query.filter) conditions.push(compileFilter(query.filter, scope));
+  if (query.search) conditions.push(compileSearch(query.search, scope.it, params));
+  const where = conditions.length === 0 ? 'TRUE' : conditions.join(' AND ');
+  const countParams = [...params.values];
+
+  // 2. ORDER BY, with the id tie-breaker.
+  const orderby = query.orderby ?? parseOrderBy(options.defaultOrderBy ?? model.keyProperty, '$orderby (default)');
+  const orderKeys = compileOrderKeys(orderby, scope);
+  const orderBy = orderByClause(orderKeys);
+
+  // 3. $skiptoken → keyset predicate. The fingerprint covers what defines the row set and its order.
+  const fingerprint = queryFingerprint([
+    model.entitySet,
+    options.tokenContext ?? '',
+    where,
+    countParams,
+    orderKeys.map((key) => [key.sql, key.direction]),
+  ]);
+  const keyset = query.skiptoken === undefined ? undefined : compileKeyset(orderKeys, decodeSkipToken(query.skiptoken, orderKeys, fingerprint), params);
+
+  // 4. Select list: properties, expansions, keyset values.
+  const selected = compileSelect(query.select, scope.it);
+  const expand = compileExpand(query.expand, scope.it, params, aliases);
+  const selectList = [...selected.items, ...expand.items, keysetSelectItem(orderKeys, KEYSET_COLUMN)].join(', ');
+
+  // 5. Page window.
+  const pageSize = Math.min(query.top ?? Number.POSITIVE_INFINITY, maxPageSize);
+  const limit = pageSize + 1;
+  const offset = query.skip ?? 0;
+  const limitParam = params.add(limit, 'bigint');
+  const offsetParam = params.add(offset, 'bigint');
+
+  const table = model.table;
+  const compiled: CompiledCollectionQuery = {
+    query,
+    model,
+    table,
+    alias,
+    selectList,
+    properties: selected.properties,
+    expanded: expand.columns,
+    keysetColumn: KEYSET_COLUMN,
+    where,
+    keyset,
+    orderBy,
+    orderKeys,
+    limit,
+    offset,
+    pageSize,
+    top: query.top,
+    count: query.count,
+    params: [...params.values],
+    countParams,
+    firstParam,
+    fingerprint,
+    selectStatement(scopePredicate: string): string {
+      const filters = [scopePredicate, `(${where})`, ...(keyset ? [keyset] : [])].join(' AND ');
+      return `SELECT ${selectList} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} LIMIT ${limitParam} OFFSET ${offsetParam}`;
+    },
+    countStatement(scopePredicate: string): string {
+      return `SELECT count(*) AS count FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})`;
+    },
+    nextSkipToken(row) {
+      const values = row[KEYSET_COLUMN];
+      if (!Array.isArray(values) || values.length !== orderKeys.length) {
+        throw new Error(`The row has no ${KEYSET_COLUMN} column of ${orderKeys.length} values`);
+      }
+      return encodeSkipToken(values, fingerprint);
+    },
+    nextLinkQuery(row) {
+      const next: Record<string, string> = {};
+      for (const option of ['$filter', '$search', '$orderby', '$select', '$expand'] as const) {
+        const text = query.raw[option];
+        if (text !== undefined) next[option] = text;
+      }
+      if (query.top !== undefined) next.$top = String(Math.max(0, query.top - pageSize));
+      if (query.count) next.$count = 'true';
+      next.$skiptoken = compiled.nextSkipToken(row);
+      return next;
+    },
+  };
+  return compiled;
+}
+
+function isParsed(value: RawQuery | ODataQuery): value is ODataQuery {
+  return typeof (value as ODataQuery).count === 'boolean' && typeof (value as ODataQuery).raw === 'object' && typeof (value as ODataQuery).custom === 'object';
+}
+
