@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { Database } from './database.js';
+import { TableStatistics } from './table-statistics.js';
 import { UnitOfWork } from './unit-of-work.js';
 
 @Global()
@@ -15,7 +16,8 @@ import { UnitOfWork } from './unit-of-work.js';
     },
     { provide: DataSource, inject: [Database], useFactory: (database: Database) => database.dataSource },
     UnitOfWork,
+    TableStatistics,
   ],
-  exports: [Database, DataSource, UnitOfWork],
+  exports: [Database, DataSource, UnitOfWork, TableStatistics],
 })
 export class DatabaseModule {}

@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { prefersRepresentation } from '../common/http/prefer.js';
 import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
 import { ListQueryDto } from '../resources/dto/list-query.dto.js';
 import { pickDefined } from '../resources/dto/read-only-fields.js';
@@ -8,11 +7,14 @@ import { parseSetterBody } from '../resources/dto/setter.js';
 import {
   applyMaxPageSize,
   bodyOf,
+  conditionalGet,
   createdResponse,
+  ifMatchOf,
   parseMembershipAction,
   parseSetterProperty,
   setNextPageLink,
   setterResponse,
+  withEtag,
 } from '../resources/resource-http.js';
 import { ActsOn } from '../auth/auth.decorators.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
@@ -48,8 +50,8 @@ export class GroupsController {
   }
 
   @Get(':idOrKey')
-  get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string) {
-    return this.groups.get(scope, idOrKey);
+  async get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    return conditionalGet(request, response, await this.groups.get(scope, idOrKey));
   }
 
   @Get(':idOrKey/users')
@@ -72,31 +74,43 @@ export class GroupsController {
     @Res({ passthrough: true }) response: Response,
   ) {
     const users = dto.users === undefined || dto.users === null ? undefined : parseReferenceList(dto.users, 'key', 'users');
-    const group = await this.groups.create(scope, pickDefined(dto, GROUP_WRITABLE), users, actor, {
-      representation: prefersRepresentation(request),
-    });
+    const group = await this.groups.create(scope, pickDefined(dto, GROUP_WRITABLE), users, actor);
     return createdResponse(request, response, group, this.groups.locationOf(scope, group));
   }
 
   /** add | addById | remove | removeById: the body lists userKeys (or ids). */
   @Post(':idOrKey/users/:action')
   @HttpCode(200)
-  changeUsers(
+  async changeUsers(
     @RequestScope() scope: Scope,
     @Param('idOrKey') idOrKey: string,
     @Param('action') action: string,
     @Body() body: unknown,
     @Actor() actor: string | null,
     @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
   ) {
     const { change, kind } = parseMembershipAction(request, action);
-    return this.groups.changeMembers(scope, idOrKey, change, parseReferenceList(body, kind, 'body'), kind, actor);
+    const references = parseReferenceList(body, kind, 'body');
+    const { outcome, resource } = await this.groups.changeMembers(scope, idOrKey, change, references, kind, actor, ifMatchOf(request));
+    withEtag(response, resource);
+    return outcome;
   }
 
   /** Replaces the members with the userKeys given. */
   @Put(':idOrKey/users')
-  replaceUsers(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() body: unknown, @Actor() actor: string | null) {
-    return this.groups.replaceMembers(scope, idOrKey, parseMemberKeys(body, 'userKey', 'body'), actor);
+  async replaceUsers(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() body: unknown,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const keys = parseMemberKeys(body, 'userKey', 'body');
+    const { outcome, resource } = await this.groups.replaceMembers(scope, idOrKey, keys, actor, ifMatchOf(request));
+    withEtag(response, resource);
+    return outcome;
   }
 
   /** Setters: the body is the new JSON value of email | groupKey | isActive | name | notes. */
@@ -112,23 +126,38 @@ export class GroupsController {
     const name = parseSetterProperty(request, property, GROUP_WRITABLE);
     const body = bodyOf(request);
     const change = await parseSetterBody(PatchGroupDto, name, body.value, body.present);
-    return setterResponse(request, response, await this.groups.update(scope, idOrKey, change, actor));
+    return setterResponse(request, response, await this.groups.update(scope, idOrKey, change, actor, ifMatchOf(request)));
   }
 
   @Patch(':idOrKey')
-  patch(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: PatchGroupDto, @Actor() actor: string | null) {
-    return this.groups.update(scope, idOrKey, pickDefined(dto, GROUP_WRITABLE), actor);
+  async patch(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() dto: PatchGroupDto,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    return withEtag(response, await this.groups.update(scope, idOrKey, pickDefined(dto, GROUP_WRITABLE), actor, ifMatchOf(request)));
   }
 
   @Put(':idOrKey')
-  replace(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: ReplaceGroupDto, @Actor() actor: string | null) {
+  async replace(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() dto: ReplaceGroupDto,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const values = { email: null, notes: null, isActive: true, ...pickDefined(dto, GROUP_WRITABLE) };
-    return this.groups.replace(scope, idOrKey, values, parseMemberKeys(dto.users, 'userKey', 'users'), actor);
+    const users = parseMemberKeys(dto.users, 'userKey', 'users');
+    return withEtag(response, await this.groups.replace(scope, idOrKey, values, users, actor, ifMatchOf(request)));
   }
 
   @Delete(':idOrKey')
   @HttpCode(204)
-  async delete(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string): Promise<void> {
-    await this.groups.delete(scope, idOrKey);
+  async delete(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Req() request: Request): Promise<void> {
+    await this.groups.delete(scope, idOrKey, ifMatchOf(request));
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ScopedRepository } from '../database/scoped-repository.js';
+import { TableStatistics } from '../database/table-statistics.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import { propertyOf, SUMMARY_PROPERTIES } from '../resources/resource-model.js';
 import type { CompiledCollectionQuery } from '../odata/compile-query.js';
@@ -13,7 +14,10 @@ import type { MembershipSide } from './membership-side.js';
  */
 @Injectable()
 export class MembershipsRepository extends ScopedRepository {
-  constructor(uow: UnitOfWork) {
+  constructor(
+    uow: UnitOfWork,
+    private readonly statistics: TableStatistics,
+  ) {
     super(uow);
   }
 
@@ -27,6 +31,7 @@ export class MembershipsRepository extends ScopedRepository {
        ON CONFLICT DO NOTHING`,
       [ownerId, sortedIds(memberIds)],
     );
+    this.statistics.noteWrites('memberships', rowCount);
     return rowCount;
   }
 
@@ -39,6 +44,7 @@ export class MembershipsRepository extends ScopedRepository {
           AND m.${side.memberColumn} = ANY($4::uuid[])`,
       [ownerId, sortedIds(memberIds)],
     );
+    this.statistics.noteWrites('memberships', rowCount);
     return rowCount;
   }
 
@@ -55,6 +61,7 @@ export class MembershipsRepository extends ScopedRepository {
           AND NOT (m.${side.memberColumn} = ANY($4::uuid[]))`,
       [ownerId, sortedIds(memberIds)],
     );
+    this.statistics.noteWrites('memberships', removed);
     const added = await this.add(scope, side, ownerId, memberIds);
     return { added, removed };
   }

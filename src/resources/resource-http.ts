@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { etagOf, ifNoneMatchHit } from '../common/http/etag.js';
 import { preferredMaxPageSize, prefersRepresentation } from '../common/http/prefer.js';
 import { MAX_TOP } from '../odata/parse-query.js';
 import type { ReferenceKind } from '../common/validation/reference-list.js';
@@ -10,17 +11,39 @@ import type { Resource } from './resource.service.js';
  * HTTP details shared by the groups and users controllers, so each controller stays a list of routes.
  */
 
-/** 201 with `Location`; the body is the new id as a JSON string, or the resource when preferred. */
+/** Sets the resource's strong `ETag` and returns it as the body. */
+export function withEtag(response: Response, resource: Resource): Resource {
+  response.setHeader('ETag', etagOf(resource));
+  return resource;
+}
+
+/** A single-resource GET: `ETag`, and 304 without a body when `If-None-Match` already has it. */
+export function conditionalGet(request: Request, response: Response, resource: Resource): Resource | undefined {
+  const tag = etagOf(resource);
+  response.setHeader('ETag', tag);
+  if (!ifNoneMatchHit(request, tag)) return resource;
+  response.status(304);
+  return undefined;
+}
+
+/** The raw `If-Match` header, checked by the service under the row lock. */
+export function ifMatchOf(request: Request): string | undefined {
+  return request.headers['if-match'];
+}
+
+/** 201 with `Location` and `ETag`; the body is the new id as a JSON string, or the resource when preferred. */
 export function createdResponse(request: Request, response: Response, resource: Resource, location: string): string | Resource {
   response.status(201).setHeader('Location', location);
+  response.setHeader('ETag', etagOf(resource));
   return representationOr(request, response, resource, () => {
     response.type('application/json');
     return JSON.stringify(resource.id);
   });
 }
 
-/** A setter answers 204, or 200 with the resource when the client prefers it. */
+/** A setter answers 204 (with the new `ETag`), or 200 with the resource when the client prefers it. */
 export function setterResponse(request: Request, response: Response, resource: Resource): Resource | undefined {
+  response.setHeader('ETag', etagOf(resource));
   return representationOr(request, response, resource, () => {
     response.status(204);
     return undefined;

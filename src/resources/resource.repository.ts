@@ -1,5 +1,6 @@
 import { ScopedRepository } from '../database/scoped-repository.js';
 import type { CompiledCollectionQuery } from '../odata/compile-query.js';
+import type { TableStatistics } from '../database/table-statistics.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { Scope } from '../tenancy/scope.js';
 import { PropertyModel, propertyOf, ResourceModel } from './resource-model.js';
@@ -13,9 +14,10 @@ export interface CollectionRows {
   count?: number;
 }
 
-export interface KeyAndId {
-  id: string;
-  key: string;
+/** A reference (key or id) as the client gave it, and the id it resolved to in the scope. */
+export interface Resolved {
+  input: string;
+  id: string | null;
 }
 
 /**
@@ -29,6 +31,7 @@ export class ResourceRepository extends ScopedRepository {
   constructor(
     uow: UnitOfWork,
     private readonly model: ResourceModel,
+    private readonly statistics: TableStatistics,
   ) {
     super(uow);
     this.selectList = [
@@ -85,25 +88,30 @@ export class ResourceRepository extends ScopedRepository {
     return Number(rows[0]!.count);
   }
 
-  /** The records among `keys` (matched case-insensitively) that exist in the scope. */
-  async findKeys(scope: Scope, keys: readonly string[]): Promise<KeyAndId[]> {
+  /**
+   * Each of `keys`, in the order given, with the id of the record that has it (case-insensitively, by Postgres's own
+   * `lower()`, the one the unique index uses), or null when none in the scope has it.
+   */
+  async resolveKeys(scope: Scope, keys: readonly string[]): Promise<Resolved[]> {
     if (keys.length === 0) return [];
-    const { rows } = await this.run<KeyAndId>(
+    const { rows } = await this.run<Resolved>(
       scope,
-      `SELECT r.id, r.${this.keyColumn} AS key FROM ${this.model.table} r
-        WHERE ${this.scoped('r')} AND lower(r.${this.keyColumn}) = ANY($3::text[])`,
-      [keys.map((key) => key.toLowerCase())],
+      `SELECT k.input, r.id FROM unnest($3::text[]) WITH ORDINALITY AS k(input, position)
+         LEFT JOIN ${this.model.table} r ON ${this.scoped('r')} AND lower(r.${this.keyColumn}) = lower(k.input)
+        ORDER BY k.position`,
+      [keys],
     );
     return rows;
   }
 
-  /** The records among `ids` that exist in the scope. */
-  async findIds(scope: Scope, ids: readonly string[]): Promise<KeyAndId[]> {
+  /** Each of `ids` (in the order given) with itself when a record of the scope has it, or null. */
+  async resolveIds(scope: Scope, ids: readonly string[]): Promise<Resolved[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.run<KeyAndId>(
+    const { rows } = await this.run<Resolved>(
       scope,
-      `SELECT r.id, r.${this.keyColumn} AS key FROM ${this.model.table} r
-        WHERE ${this.scoped('r')} AND r.id = ANY($3::uuid[])`,
+      `SELECT k.input, r.id FROM unnest($3::uuid[]) WITH ORDINALITY AS k(input, position)
+         LEFT JOIN ${this.model.table} r ON ${this.scoped('r')} AND r.id = k.input
+        ORDER BY k.position`,
       [ids],
     );
     return rows;
@@ -120,6 +128,7 @@ export class ResourceRepository extends ScopedRepository {
        RETURNING ${this.selectList}`,
       params,
     );
+    this.statistics.noteWrites(this.model.table, 1);
     return rows[0]!;
   }
 
@@ -140,6 +149,7 @@ export class ResourceRepository extends ScopedRepository {
 
   async delete(scope: Scope, id: string): Promise<boolean> {
     const { rowCount } = await this.run(scope, `DELETE FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3`, [id]);
+    this.statistics.noteWrites(this.model.table, rowCount);
     return rowCount > 0;
   }
 

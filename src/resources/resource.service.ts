@@ -1,5 +1,6 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { etagOf, ifMatchSatisfied } from '../common/http/etag.js';
 import type { ReferenceKind } from '../common/validation/reference-list.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import type { MembershipSide } from '../memberships/membership-side.js';
@@ -67,31 +68,28 @@ export abstract class ResourceService {
     return this.withMembers(scope, row);
   }
 
-  /**
-   * Creates the resource with its first members. Returns the full representation only when asked
-   * (`Prefer: return=representation`): the usual answer is just the id, and reading the members back
-   * would double the cost of a create.
-   */
-  async create(
-    scope: Scope,
-    values: Record<string, unknown>,
-    memberKeys: string[] | undefined,
-    actor: string | null,
-    options: { representation: boolean },
-  ): Promise<Resource> {
-    const row = await this.uow.transaction(async () => {
+  /** Creates the resource with its first members; returns its representation. */
+  async create(scope: Scope, values: Record<string, unknown>, memberKeys: string[] | undefined, actor: string | null): Promise<Resource> {
+    const { row, memberIds } = await this.uow.transaction(async () => {
       const memberIds = memberKeys ? await this.resolveMembers(scope, memberKeys, 'key') : [];
       const created = await this.owners.insert(scope, values, actor);
       await this.memberships.add(scope, this.side, created.id, memberIds);
-      return created;
+      return { row: created, memberIds };
     });
-    return options.representation ? this.withMembers(scope, row) : toResource(row);
+    // Without members the representation is known: no need to read anything back.
+    return memberIds.length === 0 ? this.representation(scope, row, [], 0) : this.withMembers(scope, row);
   }
 
   /** Sets the given properties (PATCH, and the single-property setters). */
-  async update(scope: Scope, idOrKey: string, values: Record<string, unknown>, actor: string | null): Promise<Resource> {
+  async update(
+    scope: Scope,
+    idOrKey: string,
+    values: Record<string, unknown>,
+    actor: string | null,
+    ifMatch?: string,
+  ): Promise<Resource> {
     const row = await this.uow.transaction(async () => {
-      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      const current = await this.findForWrite(scope, idOrKey, ifMatch);
       return (await this.owners.update(scope, current.id, values, actor))!;
     });
     return this.withMembers(scope, row);
@@ -104,9 +102,10 @@ export abstract class ResourceService {
     values: Record<string, unknown>,
     memberKeys: string[],
     actor: string | null,
+    ifMatch?: string,
   ): Promise<Resource> {
     const row = await this.uow.transaction(async () => {
-      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      const current = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
       await this.memberships.replace(scope, this.side, current.id, memberIds);
       return (await this.owners.update(scope, current.id, values, actor))!;
@@ -114,9 +113,9 @@ export abstract class ResourceService {
     return this.withMembers(scope, row);
   }
 
-  async delete(scope: Scope, idOrKey: string): Promise<void> {
+  async delete(scope: Scope, idOrKey: string, ifMatch?: string): Promise<void> {
     await this.uow.transaction(async () => {
-      const current = await this.findOrFail(scope, idOrKey, { lock: true });
+      const current = await this.findForWrite(scope, idOrKey, ifMatch);
       await this.owners.delete(scope, current.id);
     });
   }
@@ -129,18 +128,21 @@ export abstract class ResourceService {
     references: string[],
     kind: ReferenceKind,
     actor: string | null,
-  ): Promise<MembershipOutcome> {
-    return this.uow.transaction(async () => {
-      const owner = await this.findOrFail(scope, idOrKey, { lock: true });
+    ifMatch?: string,
+  ): Promise<{ outcome: MembershipOutcome; resource: Resource }> {
+    const { outcome, owner } = await this.uow.transaction(async () => {
+      const owner = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, references, kind);
       const changed =
         change === 'add'
           ? await this.memberships.add(scope, this.side, owner.id, memberIds)
           : await this.memberships.remove(scope, this.side, owner.id, memberIds);
-      if (changed > 0) await this.owners.update(scope, owner.id, {}, actor);
+      const updated = changed > 0 ? (await this.owners.update(scope, owner.id, {}, actor))! : owner;
       const unchanged = memberIds.length - changed;
-      return change === 'add' ? { added: changed, unchanged } : { removed: changed, unchanged };
+      const outcome: MembershipOutcome = change === 'add' ? { added: changed, unchanged } : { removed: changed, unchanged };
+      return { outcome, owner: updated };
     });
+    return { outcome, resource: await this.withMembers(scope, owner) };
   }
 
   /** Makes the members exactly those given by key (e.g. PUT /users/{userKey}/groups). */
@@ -149,14 +151,16 @@ export abstract class ResourceService {
     idOrKey: string,
     memberKeys: string[],
     actor: string | null,
-  ): Promise<{ added: number; removed: number; unchanged: number }> {
-    return this.uow.transaction(async () => {
-      const owner = await this.findOrFail(scope, idOrKey, { lock: true });
+    ifMatch?: string,
+  ): Promise<{ outcome: { added: number; removed: number; unchanged: number }; resource: Resource }> {
+    const { outcome, owner } = await this.uow.transaction(async () => {
+      const owner = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
       const { added, removed } = await this.memberships.replace(scope, this.side, owner.id, memberIds);
-      if (added + removed > 0) await this.owners.update(scope, owner.id, {}, actor);
-      return { added, removed, unchanged: memberIds.length - added };
+      const updated = added + removed > 0 ? (await this.owners.update(scope, owner.id, {}, actor))! : owner;
+      return { outcome: { added, removed, unchanged: memberIds.length - added }, owner: updated };
     });
+    return { outcome, resource: await this.withMembers(scope, owner) };
   }
 
   /** The owner's members as an OData collection (`/groups/{idOrKey}/users`, `/users/{idOrKey}/groups`). */
@@ -185,12 +189,33 @@ export abstract class ResourceService {
     return row;
   }
 
-  /** Ids for the given keys or ids, all of which must exist in the scope (else 400 listing the unknown). */
+  /**
+   * The record a write is about, locked for the rest of the transaction, after checking `If-Match`
+   * against its current representation — under the lock, so no other write can slip in between.
+   */
+  private async findForWrite(scope: Scope, idOrKey: string, ifMatch: string | undefined): Promise<ResourceRow> {
+    const row = await this.findOrFail(scope, idOrKey, { lock: true });
+    if (ifMatch !== undefined && ifMatch.trim() !== '*') {
+      const current = etagOf(await this.withMembers(scope, row));
+      if (!ifMatchSatisfied(ifMatch, current)) {
+        throw new AppError(
+          ErrorCode.PreconditionFailed,
+          `${this.side.owner.entityType} '${idOrKey}' has changed: If-Match ${ifMatch} does not match its current ETag ${current}`,
+          'If-Match',
+        );
+      }
+    }
+    return row;
+  }
+
+  /**
+   * Ids for the given keys or ids, all of which must exist in the scope (else 400 listing the
+   * unknown), without duplicates (two spellings of one key resolve to one id).
+   */
   private async resolveMembers(scope: Scope, references: string[], kind: ReferenceKind): Promise<string[]> {
-    const found = kind === 'key' ? await this.members.findKeys(scope, references) : await this.members.findIds(scope, references);
-    if (found.length === references.length) return found.map((record) => record.id);
-    const known = new Set(found.map((record) => (kind === 'key' ? record.key : record.id).toLowerCase()));
-    const unknown = references.filter((reference) => !known.has(reference.toLowerCase()));
+    const resolved = kind === 'key' ? await this.members.resolveKeys(scope, references) : await this.members.resolveIds(scope, references);
+    const unknown = resolved.filter((entry) => entry.id === null).map((entry) => entry.input);
+    if (unknown.length === 0) return [...new Set(resolved.map((entry) => entry.id!))];
     const what = `${this.side.member.entityType.toLowerCase()} ${kind === 'key' ? this.side.member.keyProperty : 'id'}`;
     throw new AppError(
       ErrorCode.UnknownReferences,
@@ -205,10 +230,15 @@ export abstract class ResourceService {
       this.memberships.list(scope, this.side, row.id, INLINE_MEMBERS, 0),
       this.memberships.count(scope, this.side, row.id),
     ]);
-    const resource: Resource = { ...toResource(row), [`${this.side.navigation}Count`]: count, [this.side.navigation]: members };
+    return this.representation(scope, row, members, count);
+  }
+
+  /** The resource, its first members, their total and (when there are more) the link to the rest. */
+  private representation(scope: Scope, row: ResourceRow, members: Record<string, unknown>[], count: number): Resource {
+    const navigation = this.side.navigation;
+    const resource: Resource = { ...toResource(row), [`${navigation}Count`]: count, [navigation]: members };
     if (count > members.length) {
-      resource[`${this.side.navigation}@odata.nextLink`] =
-        `${this.collectionPath(scope)}/${row.id}/${this.side.navigation}?$skip=${members.length}`;
+      resource[`${navigation}@odata.nextLink`] = `${this.collectionPath(scope)}/${row.id}/${navigation}?$skip=${members.length}`;
     }
     return resource;
   }

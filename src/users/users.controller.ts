@@ -1,6 +1,5 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { prefersRepresentation } from '../common/http/prefer.js';
 import { parseMemberKeys, parseReferenceList } from '../common/validation/reference-list.js';
 import { ListQueryDto } from '../resources/dto/list-query.dto.js';
 import { pickDefined } from '../resources/dto/read-only-fields.js';
@@ -8,11 +7,14 @@ import { parseSetterBody } from '../resources/dto/setter.js';
 import {
   applyMaxPageSize,
   bodyOf,
+  conditionalGet,
   createdResponse,
+  ifMatchOf,
   parseMembershipAction,
   parseSetterProperty,
   setNextPageLink,
   setterResponse,
+  withEtag,
 } from '../resources/resource-http.js';
 import { ActsOn } from '../auth/auth.decorators.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
@@ -48,8 +50,8 @@ export class UsersController {
   }
 
   @Get(':idOrKey')
-  get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string) {
-    return this.users.get(scope, idOrKey);
+  async get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    return conditionalGet(request, response, await this.users.get(scope, idOrKey));
   }
 
   @Get(':idOrKey/groups')
@@ -72,31 +74,43 @@ export class UsersController {
     @Res({ passthrough: true }) response: Response,
   ) {
     const groups = dto.groups === undefined || dto.groups === null ? undefined : parseReferenceList(dto.groups, 'key', 'groups');
-    const user = await this.users.create(scope, pickDefined(dto, USER_WRITABLE), groups, actor, {
-      representation: prefersRepresentation(request),
-    });
+    const user = await this.users.create(scope, pickDefined(dto, USER_WRITABLE), groups, actor);
     return createdResponse(request, response, user, this.users.locationOf(scope, user));
   }
 
   /** add | addById | remove | removeById: the body lists groupKeys (or ids). */
   @Post(':idOrKey/groups/:action')
   @HttpCode(200)
-  changeGroups(
+  async changeGroups(
     @RequestScope() scope: Scope,
     @Param('idOrKey') idOrKey: string,
     @Param('action') action: string,
     @Body() body: unknown,
     @Actor() actor: string | null,
     @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
   ) {
     const { change, kind } = parseMembershipAction(request, action);
-    return this.users.changeMembers(scope, idOrKey, change, parseReferenceList(body, kind, 'body'), kind, actor);
+    const references = parseReferenceList(body, kind, 'body');
+    const { outcome, resource } = await this.users.changeMembers(scope, idOrKey, change, references, kind, actor, ifMatchOf(request));
+    withEtag(response, resource);
+    return outcome;
   }
 
   /** Replaces the user's groups with the groupKeys given. */
   @Put(':idOrKey/groups')
-  replaceGroups(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() body: unknown, @Actor() actor: string | null) {
-    return this.users.replaceMembers(scope, idOrKey, parseMemberKeys(body, 'groupKey', 'body'), actor);
+  async replaceGroups(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() body: unknown,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const keys = parseMemberKeys(body, 'groupKey', 'body');
+    const { outcome, resource } = await this.users.replaceMembers(scope, idOrKey, keys, actor, ifMatchOf(request));
+    withEtag(response, resource);
+    return outcome;
   }
 
   /** Setters: the body is the new JSON value of email | userKey | isActive | name. */
@@ -112,23 +126,38 @@ export class UsersController {
     const name = parseSetterProperty(request, property, USER_WRITABLE);
     const body = bodyOf(request);
     const change = await parseSetterBody(PatchUserDto, name, body.value, body.present);
-    return setterResponse(request, response, await this.users.update(scope, idOrKey, change, actor));
+    return setterResponse(request, response, await this.users.update(scope, idOrKey, change, actor, ifMatchOf(request)));
   }
 
   @Patch(':idOrKey')
-  patch(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: PatchUserDto, @Actor() actor: string | null) {
-    return this.users.update(scope, idOrKey, pickDefined(dto, USER_WRITABLE), actor);
+  async patch(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() dto: PatchUserDto,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    return withEtag(response, await this.users.update(scope, idOrKey, pickDefined(dto, USER_WRITABLE), actor, ifMatchOf(request)));
   }
 
   @Put(':idOrKey')
-  replace(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Body() dto: ReplaceUserDto, @Actor() actor: string | null) {
+  async replace(
+    @RequestScope() scope: Scope,
+    @Param('idOrKey') idOrKey: string,
+    @Body() dto: ReplaceUserDto,
+    @Actor() actor: string | null,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const values = { email: null, isActive: true, ...pickDefined(dto, USER_WRITABLE) };
-    return this.users.replace(scope, idOrKey, values, parseMemberKeys(dto.groups, 'groupKey', 'groups'), actor);
+    const groups = parseMemberKeys(dto.groups, 'groupKey', 'groups');
+    return withEtag(response, await this.users.replace(scope, idOrKey, values, groups, actor, ifMatchOf(request)));
   }
 
   @Delete(':idOrKey')
   @HttpCode(204)
-  async delete(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string): Promise<void> {
-    await this.users.delete(scope, idOrKey);
+  async delete(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Req() request: Request): Promise<void> {
+    await this.users.delete(scope, idOrKey, ifMatchOf(request));
   }
 }

@@ -72,6 +72,19 @@ describe('groups', () => {
       expect(responses.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
     });
 
+    it('resolves member keys with the database\'s own case folding (non-ASCII keys)', async () => {
+      const { base } = newScope();
+      for (const key of ['ΣΑΣ', 'İstanbul', 'Straße']) await createUser(base, key);
+      const created = await t.http
+        .post(`${base}/groups`)
+        .set('Prefer', 'return=representation')
+        .send({ groupKey: 'intl', name: 'International', users: ['ΣΑΣ', 'İstanbul', 'Straße'] })
+        .expect(201);
+      expect(created.body.usersCount).toBe(3);
+      const removed = await t.http.post(`${base}/groups/intl/users/remove`).send(['ΣΑΣ', 'Straße']).expect(200);
+      expect(removed.body).toEqual({ removed: 2, unchanged: 0 });
+    });
+
     it('creates nothing when a member is unknown (400 listing it)', async () => {
       const { base } = newScope();
       await createUser(base, 'alice');
