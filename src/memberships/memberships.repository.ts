@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { ScopedRepository } from '../database/scoped-repository.js';
 import { TableStatistics } from '../database/table-statistics.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
-import { propertyOf, SUMMARY_PROPERTIES } from '../resources/resource-model.js';
 import type { CompiledCollectionQuery } from '../odata/compile-query.js';
 import type { CollectionRows } from '../resources/resource.repository.js';
 import type { Scope } from '../tenancy/scope.js';
@@ -85,31 +84,6 @@ export class MembershipsRepository extends ScopedRepository {
     return this.runCollection(scope, query, `${this.scoped('r')} AND ${isMember}`, [ownerId]);
   }
 
-  /** A page of the owner's members (summaries), in key order, ties by id. */
-  async list(
-    scope: Scope,
-    side: MembershipSide,
-    ownerId: string,
-    limit: number,
-    offset: number,
-  ): Promise<Record<string, unknown>[]> {
-    const member = side.member;
-    const columns = SUMMARY_PROPERTIES.filter((name) => member.properties.some((p) => p.name === name))
-      .map((name) => `r.${propertyOf(member, name).column} AS "${name}"`)
-      .join(', ');
-    const keyColumn = propertyOf(member, member.keyProperty).column;
-    const { rows } = await this.run<Record<string, unknown>>(
-      scope,
-      `SELECT ${columns}
-         FROM memberships m
-         JOIN ${member.table} r ON r.tenant_key = m.tenant_key AND r.org_key = m.org_key AND r.id = m.${side.memberColumn}
-        WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3
-        ORDER BY lower(r.${keyColumn}), r.id
-        LIMIT $4 OFFSET $5`,
-      [ownerId, limit, offset],
-    );
-    return rows;
-  }
 }
 
 function sortedIds(ids: readonly string[]): string[] {

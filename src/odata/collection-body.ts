@@ -19,7 +19,12 @@ export function collectionBody(
   links: { context: string; selfPath: string },
 ): ODataCollection<Record<string, unknown> & { id: string }> {
   const page = rows.slice(0, query.pageSize);
-  const value = page.map(({ [query.keysetColumn]: _keyset, ...row }) => row as Record<string, unknown> & { id: string });
+  // `$expand=x($count=true)` columns are SQL count(*) (bigint), which the driver hands over as text.
+  const counts = query.expanded.filter((column) => column.endsWith('@odata.count'));
+  const value = page.map(({ [query.keysetColumn]: _keyset, ...row }) => {
+    for (const column of counts) if (typeof row[column] === 'string') row[column] = Number(row[column]);
+    return row as Record<string, unknown> & { id: string };
+  });
   const body: ODataCollection<Record<string, unknown> & { id: string }> = {
     '@odata.context': links.context,
     ...(count === undefined ? {} : { '@odata.count': count }),

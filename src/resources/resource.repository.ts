@@ -119,9 +119,9 @@ export class ResourceRepository extends ScopedRepository {
 
   async insert(scope: Scope, values: Record<string, unknown>, actor: string | null): Promise<ResourceRow> {
     const columns = this.writableEntries(values);
-    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by'];
+    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by', 'created_on', 'modified_on'];
     const params = [...columns.map(([, value]) => value), actor];
-    const placeholders = ['$1', '$2', ...columns.map((_, index) => `$${index + 3}`), `$${columns.length + 3}`, `$${columns.length + 3}`];
+    const placeholders = ['$1', '$2', ...columns.map((_, index) => `$${index + 3}`), `$${columns.length + 3}`, `$${columns.length + 3}`, NOW, NOW];
     const { rows } = await this.run<ResourceRow>(
       scope,
       `INSERT INTO ${this.model.table} AS r (${names.join(', ')}) VALUES (${placeholders.join(', ')})
@@ -139,7 +139,7 @@ export class ResourceRepository extends ScopedRepository {
     const { rows } = await this.run<ResourceRow>(
       scope,
       `UPDATE ${this.model.table} AS r
-          SET ${[...assignments, 'modified_on = now()', 'modified_by = $4', 'row_version = r.row_version + 1'].join(', ')}
+          SET ${[...assignments, `modified_on = ${NOW}`, 'modified_by = $4', 'row_version = r.row_version + 1'].join(', ')}
         WHERE ${this.scoped('r')} AND r.id = $3
         RETURNING ${this.selectList}`,
       [id, actor, ...columns.map(([, value]) => value)],
@@ -163,6 +163,12 @@ export class ResourceRepository extends ScopedRepository {
       });
   }
 }
+
+/**
+ * Timestamps are kept at the precision the API shows and `$metadata` declares (milliseconds), so a
+ * value read back compares equal to itself in `$filter` (PostgreSQL's now() has microseconds).
+ */
+const NOW = "date_trunc('milliseconds', now())";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

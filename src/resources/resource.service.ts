@@ -9,6 +9,7 @@ import { collectionBody, ODataCollection } from '../odata/collection-body.js';
 import { compileCollectionQuery } from '../odata/compile-query.js';
 import type { RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
+import { SUMMARY_PROPERTIES } from './resource-model.js';
 import { ResourceRepository, ResourceRow } from './resource.repository.js';
 
 /** How many members a single-resource GET shows inline; the rest are one link away. */
@@ -77,7 +78,7 @@ export abstract class ResourceService {
       return { row: created, memberIds };
     });
     // Without members the representation is known: no need to read anything back.
-    return memberIds.length === 0 ? this.representation(scope, row, [], 0) : this.withMembers(scope, row);
+    return memberIds.length === 0 ? this.representation(row, [], 0) : this.withMembers(scope, row);
   }
 
   /** Sets the given properties (PATCH, and the single-property setters). */
@@ -225,22 +226,39 @@ export abstract class ResourceService {
     );
   }
 
+  /**
+   * The resource with its first members inline (the default member order: key, then id), their
+   * total, and — when there are more — a keyset link to the next page of the member collection.
+   */
   private async withMembers(scope: Scope, row: ResourceRow): Promise<Resource> {
-    const [members, count] = await Promise.all([
-      this.memberships.list(scope, this.side, row.id, INLINE_MEMBERS, 0),
+    const query = compileCollectionQuery(this.inlineMembersQuery, this.side.member, {
+      maxPageSize: INLINE_MEMBERS,
+      firstParam: 4,
+      tokenContext: row.id,
+    });
+    const [page, count] = await Promise.all([
+      this.memberships.collection(scope, this.side, row.id, query),
       this.memberships.count(scope, this.side, row.id),
     ]);
-    return this.representation(scope, row, members, count);
+    const members = collectionBody(page.rows, query, undefined, {
+      context: '',
+      selfPath: `${this.collectionPath(scope)}/${row.id}/${this.side.navigation}`,
+    });
+    return this.representation(row, members.value, count, members['@odata.nextLink']);
   }
 
   /** The resource, its first members, their total and (when there are more) the link to the rest. */
-  private representation(scope: Scope, row: ResourceRow, members: Record<string, unknown>[], count: number): Resource {
+  private representation(row: ResourceRow, members: Record<string, unknown>[], count: number, nextLink?: string): Resource {
     const navigation = this.side.navigation;
     const resource: Resource = { ...toResource(row), [`${navigation}Count`]: count, [navigation]: members };
-    if (count > members.length) {
-      resource[`${navigation}@odata.nextLink`] = `${this.collectionPath(scope)}/${row.id}/${navigation}?$skip=${members.length}`;
-    }
+    if (nextLink) resource[`${navigation}@odata.nextLink`] = nextLink;
     return resource;
+  }
+
+  /** The member properties shown inline: a summary, not the whole record. */
+  private get inlineMembersQuery(): RawQuery {
+    const names = SUMMARY_PROPERTIES.filter((name) => this.side.member.properties.some((property) => property.name === name));
+    return { $select: names.join(',') };
   }
 }
 

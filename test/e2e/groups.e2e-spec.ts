@@ -168,7 +168,7 @@ describe('groups', () => {
       expect(group.body.users).toHaveLength(1000);
       expect(group.body.users[999].userKey).toBe('u0999');
       const next = group.body['users@odata.nextLink'];
-      expect(next).toBe(`${base}/groups/${group.body.id}/users?$skip=1000`);
+      expect(next).toMatch(new RegExp(`^${base}/groups/${group.body.id}/users\\?.*\\$skiptoken=`));
       const rest = await t.http.get(next).expect(200);
       expect(rest.body.value.map((u: { userKey: string }) => u.userKey)).toEqual(['u1000', 'u1001', 'u1002', 'u1003', 'u1004']);
       expect(rest.body['@odata.nextLink']).toBeUndefined();
