@@ -1,19 +1,23 @@
 import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ActsOn } from '../auth/auth.decorators.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { ApiErrors } from '../docs/api-schemas.js';
 import { ScopeGuard } from '../tenancy/scope.guard.js';
 import { metadataJson, metadataXml } from './metadata.js';
 
 /** `GET /api/{tenantKey}/{orgKey}/identity/$metadata`: CSDL XML, or JSON with `$format=json`. */
 @ApiTags('odata')
+@ApiBearerAuth('bearer')
 @Controller('api/:tenantKey/:orgKey/identity')
 @UseGuards(ScopeGuard)
 @ActsOn('identity')
 export class MetadataController {
   @Get('$metadata')
+  @ApiOperation({ summary: 'The OData metadata document (CSDL); any identity scope may read it' })
+  @ApiErrors()
   @ApiOkResponse({ description: 'The CSDL document (XML by default; JSON with $format=json or Accept: application/json)' })
   metadata(@Query('$format') format: unknown, @Req() request: Request, @Res({ passthrough: true }) response: Response): string | object {
     const wanted = typeof format === 'string' ? format.toLowerCase() : undefined;

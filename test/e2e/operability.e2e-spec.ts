@@ -4,6 +4,12 @@ import { Database } from '../../src/database/database.js';
 import { newScope, startTestApp, TestApp } from '../support/test-app.js';
 import { tokenForUrl } from '../support/tokens.js';
 
+interface Operation {
+  security?: unknown;
+  requestBody?: unknown;
+  responses: Record<string, unknown>;
+}
+
 /** Collects the JSON log lines the app writes. */
 class LogCapture extends Writable {
   readonly lines: Record<string, unknown>[] = [];
@@ -106,6 +112,20 @@ describe('operability', () => {
         '/ready',
       ]) {
         expect(paths).toContain(path);
+      }
+      for (const [path, operations] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
+        if (!path.startsWith('/api/')) continue;
+        for (const [method, operation] of Object.entries(operations)) {
+          const where = `${method.toUpperCase()} ${path}`;
+          expect({ where, security: operation.security }).toEqual({ where, security: [{ bearer: [] }] });
+          for (const status of ['200', '400', '401', '403']) {
+            if (status === '200' && !operation.responses['200']) continue;
+            expect({ where, status, documented: Boolean(operation.responses[status]) }).toEqual({ where, status, documented: true });
+          }
+          if (['post', 'put', 'patch'].includes(method)) expect({ where, body: Boolean(operation.requestBody) }).toEqual({ where, body: true });
+          const errorSchema = (operation.responses['401'] as { content: Record<string, { schema: { $ref: string } }> }).content['application/json']!.schema;
+          expect(errorSchema.$ref).toBe('#/components/schemas/ODataErrorBodyDoc');
+        }
       }
       const html = await t.http.get('/api/docs').expect(200);
       expect(html.text).toContain('swagger');

@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsDefined,
@@ -36,6 +37,14 @@ function Presence(property: string, required: boolean): PropertyDecorator {
 
 export function IsResourceKey(property: string, options: { required: boolean }): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({
+      required: options.required,
+      type: String,
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[^\\s/]{1,64}$',
+      description: `Unique in the scope, ignoring case (case is kept)`,
+    }),
     Presence(property, options.required),
     IsString({ message: `${property} must be a string` }),
     Matches(RESOURCE_KEY_PATTERN, {
@@ -46,6 +55,7 @@ export function IsResourceKey(property: string, options: { required: boolean }):
 
 export function IsDisplayName(options: { required: boolean }): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({ required: options.required, type: String, minLength: 1, maxLength: 200 }),
     Presence('name', options.required),
     IsString({ message: 'name must be a string' }),
     Length(1, 200, { message: 'name must be 1–200 characters' }),
@@ -57,6 +67,7 @@ export function IsDisplayName(options: { required: boolean }): PropertyDecorator
 /** Optional email: absent or null means none. */
 export function IsOptionalEmail(): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({ required: false, type: String, nullable: true, format: 'email', maxLength: 254, description: 'null clears it' }),
     IsOptional(),
     IsString({ message: 'email must be a string or null' }),
     MaxLength(254, { message: 'email must be at most 254 characters' }),
@@ -78,6 +89,7 @@ function IsEmailAddress(options: ValidationOptions): PropertyDecorator {
 /** Optional notes: absent or null means none. */
 export function IsOptionalNotes(): PropertyDecorator {
   return applyDecorators(
+    ApiProperty({ required: false, type: String, nullable: true, maxLength: 4000, description: 'null clears it' }),
     IsOptional(),
     IsString({ message: 'notes must be a string or null' }),
     MaxLength(4000, { message: 'notes must be at most 4000 characters' }),
@@ -87,5 +99,9 @@ export function IsOptionalNotes(): PropertyDecorator {
 
 /** isActive: a JSON boolean (no "true" strings, no 0/1); null is rejected. */
 export function IsActiveFlag(options?: ValidationOptions): PropertyDecorator {
-  return applyDecorators(Presence('isActive', false), IsBoolean({ message: 'isActive must be true or false', ...options }));
+  return applyDecorators(
+    ApiProperty({ required: false, type: Boolean, default: true }),
+    Presence('isActive', false),
+    IsBoolean({ message: 'isActive must be true or false', ...options }),
+  );
 }

@@ -1,3 +1,4 @@
+import { ApiHideProperty, ApiProperty } from '@nestjs/swagger';
 import { Allow } from 'class-validator';
 import {
   IsActiveFlag,
@@ -29,6 +30,7 @@ export class CreateGroupDto {
   isActive?: boolean;
 
   /** userKeys of the first members; checked by the membership rules. */
+  @ApiProperty({ required: false, type: [String], maxItems: 10_000, description: 'The userKeys to add' })
   @Allow()
   users?: unknown;
 }
@@ -50,7 +52,7 @@ export class PatchGroupDto extends ReadOnlyFields {
   @IsActiveFlag()
   isActive?: boolean;
 
-  @Allow() usersCount?: unknown;
+  @ApiHideProperty() @Allow() usersCount?: unknown;
 }
 
 /** PUT /groups/{idOrKey}: the whole group; omitted optional properties are cleared, members replaced. */
@@ -71,8 +73,9 @@ export class ReplaceGroupDto extends ReadOnlyFields {
   isActive?: boolean;
 
   /** The complete member list, as userKeys (or user objects with a userKey, as GET returns them). */
+  @ApiProperty({ type: [String], maxItems: 10_000, description: 'The complete list (userKeys, or objects with a userKey)' })
   @Allow()
   users: unknown;
 
-  @Allow() usersCount?: unknown;
+  @ApiHideProperty() @Allow() usersCount?: unknown;
 }

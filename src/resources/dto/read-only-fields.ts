@@ -1,3 +1,4 @@
+import { ApiHideProperty } from '@nestjs/swagger';
 import { Allow } from 'class-validator';
 
 /**
@@ -5,11 +6,11 @@ import { Allow } from 'class-validator';
  * ignored; anything not declared in a DTO is rejected with 400.
  */
 export abstract class ReadOnlyFields {
-  @Allow() id?: unknown;
-  @Allow() createdOn?: unknown;
-  @Allow() modifiedOn?: unknown;
-  @Allow() createdBy?: unknown;
-  @Allow() modifiedBy?: unknown;
+  @ApiHideProperty() @Allow() id?: unknown;
+  @ApiHideProperty() @Allow() createdOn?: unknown;
+  @ApiHideProperty() @Allow() modifiedOn?: unknown;
+  @ApiHideProperty() @Allow() createdBy?: unknown;
+  @ApiHideProperty() @Allow() modifiedBy?: unknown;
 }
 
 /** Copies the listed properties that are present (not undefined) from a validated DTO. */

@@ -1,3 +1,4 @@
+import { ApiHideProperty, ApiProperty } from '@nestjs/swagger';
 import { Allow } from 'class-validator';
 import { IsActiveFlag, IsDisplayName, IsOptionalEmail, IsResourceKey } from '../../common/validation/field-rules.js';
 import { ReadOnlyFields } from '../../resources/dto/read-only-fields.js';
@@ -20,6 +21,7 @@ export class CreateUserDto {
   isActive?: boolean;
 
   /** groupKeys of the groups the user joins; checked by the membership rules. */
+  @ApiProperty({ required: false, type: [String], maxItems: 10_000, description: 'The groupKeys to add' })
   @Allow()
   groups?: unknown;
 }
@@ -38,7 +40,7 @@ export class PatchUserDto extends ReadOnlyFields {
   @IsActiveFlag()
   isActive?: boolean;
 
-  @Allow() groupsCount?: unknown;
+  @ApiHideProperty() @Allow() groupsCount?: unknown;
 }
 
 /** PUT /users/{idOrKey}: the whole user; omitted optional properties are cleared, groups replaced. */
@@ -56,8 +58,9 @@ export class ReplaceUserDto extends ReadOnlyFields {
   isActive?: boolean;
 
   /** The complete list of the user's groups, as groupKeys (or group objects with a groupKey). */
+  @ApiProperty({ type: [String], maxItems: 10_000, description: 'The complete list (groupKeys, or objects with a groupKey)' })
   @Allow()
   groups: unknown;
 
-  @Allow() groupsCount?: unknown;
+  @ApiHideProperty() @Allow() groupsCount?: unknown;
 }
