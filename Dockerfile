@@ -20,7 +20,9 @@ COPY --from=build --chown=node:node /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
-# Liveness: the port accepts connections (an HTTP /health endpoint is planned; see README).
+# Liveness probe: GET /health (never touches the database; /ready does).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "require('net').connect(Number(process.env.PORT)||3000,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Signals go straight to node (exec form), which drains requests on SIGTERM (SHUTDOWN_GRACE_MS).
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]
