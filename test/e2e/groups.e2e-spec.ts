@@ -260,6 +260,19 @@ describe('groups', () => {
       expect((await t.http.get(`${base}/groups/g`).expect(200)).body).toEqual(before);
     });
 
+    it('lets exactly one of many concurrent renames to one groupKey win; the others get 409', async () => {
+      const { base } = newScope();
+      const keys = Array.from({ length: 8 }, (_, i) => `g${i}`);
+      for (const key of keys) await t.http.post(`${base}/groups`).send({ groupKey: key, name: key }).expect(201);
+      const responses = await Promise.all(
+        keys.map((key, i) => t.http.put(`${base}/groups/${key}/groupKey`).type('json').send(i % 2 ? '"Target"' : '"TARGET"')),
+      );
+      expect(responses.map((response) => response.status).sort()).toEqual([204, 409, 409, 409, 409, 409, 409, 409]);
+      const list = (await t.http.get(`${base}/groups`).expect(200)).body.map((group: { groupKey: string }) => group.groupKey.toLowerCase());
+      expect(list.filter((key: string) => key === 'target')).toHaveLength(1);
+      expect(list).toHaveLength(8);
+    });
+
     it('rejects a missing body, 409s a taken key, 404s unknown groups and properties', async () => {
       const { base } = newScope();
       await t.http.post(`${base}/groups`).send({ groupKey: 'a', name: 'A' }).expect(201);
