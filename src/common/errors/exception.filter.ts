@@ -27,7 +27,8 @@ export class AppExceptionFilter implements ExceptionFilter {
     }
     if (response.headersSent) return;
     for (const [name, value] of Object.entries(error.headers ?? {})) response.setHeader(name, value);
-    response.status(error.status).json(error.toBody());
+    // type(): a route may have set another Content-Type (text/plain for /$count) before it failed.
+    response.status(error.status).type('application/json').json(error.toBody());
   }
 
   private toAppError(exception: unknown, request: Request): AppError {
