@@ -1,16 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { validateEnvironment } from './environment.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 function errorOf(raw: Record<string, unknown>): Error {
-  let thrown: unknown;
-  try {
-    validateEnvironment(raw);
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(Error);
-  return thrown as Error;
+  return thrownBy(() => validateEnvironment(raw), Error);
 }
 
 const ALL_VARIABLES = ['PORT', 'DATABASE_URL', 'DATA_DIR', 'DB_POOL_SIZE', 'MAX_BODY', 'LOG_LEVEL'];

@@ -8,6 +8,7 @@ import { ODataError } from './odata-error.js';
 import { parseExpression } from './parse-expression.js';
 import { parseSearch } from './parse-search.js';
 import { newScope, SqlParams } from './sql.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 function compile(filter: string, model: EntityModel = GROUP_ENTITY, firstParam = 3): { sql: string; params: unknown[] } {
   const params = new SqlParams(firstParam);
@@ -16,15 +17,9 @@ function compile(filter: string, model: EntityModel = GROUP_ENTITY, firstParam =
 }
 
 function errorOf(filter: string, model: EntityModel = GROUP_ENTITY): ODataError {
-  let thrown: unknown;
-  try {
-    compile(filter, model);
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  expect((thrown as AppError).status).toBe(400);
-  return thrown as ODataError;
+  const error = thrownBy(() => compile(filter, model), ODataError);
+  expect(error.status).toBe(400);
+  return error;
 }
 
 const MEMBERS_OF_R =

@@ -8,18 +8,12 @@ import { compileCollectionQuery, KEYSET_COLUMN } from './compile-query.js';
 import { GROUP_ENTITY, USER_ENTITY } from './entity-model.js';
 import { ODataError } from './odata-error.js';
 import { parseQuery } from './parse-query.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 const SCOPE = 'r.tenant_key = $1 AND r.org_key = $2';
 
 function errorOf(work: () => unknown): ODataError {
-  let thrown: unknown;
-  try {
-    work();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  return thrown as ODataError;
+  return thrownBy(work, ODataError);
 }
 
 /** Every `$N` in `sql`, as numbers. */

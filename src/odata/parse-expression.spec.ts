@@ -1,19 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { AppError } from '../common/errors/app-error.js';
 import type { ExprNode } from './ast.js';
 import { ODataError } from './odata-error.js';
 import { parseExpression, parseOrderBy } from './parse-expression.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 function errorOf(work: () => unknown): ODataError {
-  let thrown: unknown;
-  try {
-    work();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  expect(thrown).toBeInstanceOf(ODataError);
-  return thrown as ODataError;
+  return thrownBy(work, ODataError);
 }
 
 /** A compact, position-free rendering of an expression, to assert on structure. */

@@ -1,21 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ODataError } from './odata-error.js';
 import { MAX_QUERY_LENGTH, parseQuery } from './parse-query.js';
 import { parseSearch } from './parse-search.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 function errorOf(work: () => unknown): ODataError {
-  let thrown: unknown;
-  try {
-    work();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  expect(thrown).toBeInstanceOf(ODataError);
-  expect((thrown as AppError).status).toBe(400);
-  return thrown as ODataError;
+  const error = thrownBy(work, ODataError);
+  expect(error.status).toBe(400);
+  return error;
 }
 
 describe('parseQuery: option names', () => {

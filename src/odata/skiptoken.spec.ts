@@ -5,6 +5,7 @@ import type { OrderKey } from './compile-orderby.js';
 import { ODataError } from './odata-error.js';
 import { compileKeyset, decodeSkipToken, encodeSkipToken, queryFingerprint } from './skiptoken.js';
 import { SqlParams } from './sql.js';
+import { thrownBy } from '../../test/support/thrown.js';
 
 const name: OrderKey = { sql: 'r.name', type: 'string', nullable: false, direction: 'asc' };
 const email: OrderKey = { sql: 'r.email', type: 'string', nullable: true, direction: 'asc' };
@@ -15,15 +16,9 @@ const ID = '01234567-89ab-cdef-0123-456789abcdef';
 const F = queryFingerprint(['Groups', 'x']);
 
 function errorOf(work: () => unknown): ODataError {
-  let thrown: unknown;
-  try {
-    work();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  expect((thrown as ODataError).kind).toBe('invalidSkipToken');
-  return thrown as ODataError;
+  const error = thrownBy(work, ODataError);
+  expect(error.kind).toBe('invalidSkipToken');
+  return error;
 }
 
 describe('encodeSkipToken / decodeSkipToken', () => {

@@ -18,6 +18,7 @@ import {
   UserRecord,
 } from '../support/odata-fixtures.js';
 import { newScope, startTestApp, TestApp } from '../support/test-app.js';
+import { percentEncode } from '../support/percent-encode.js';
 
 /*
  * Differential property test of /groups/odata: random valid $filter / $orderby / $top / $skip /
@@ -450,27 +451,6 @@ describe('OData differential: /groups/odata against an in-memory evaluator', () 
   // -------------------------------------------------------------------------------------------
   // Fuzzing: nothing a client can put in a query option gives a 5xx.
 
-  /** Percent-encodes every code point outside `keep` as UTF-8 (lone surrogates as 3 bytes, WTF-8). */
-  function percentEncode(text: string, keep: RegExp): string {
-    let out = '';
-    for (const char of text) {
-      if (keep.test(char)) {
-        out += char;
-        continue;
-      }
-      const code = char.codePointAt(0)!;
-      const bytes =
-        code < 0x80
-          ? [code]
-          : code < 0x800
-            ? [0xc0 | (code >> 6), 0x80 | (code & 0x3f)]
-            : code < 0x10000
-              ? [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
-              : [0xf0 | (code >> 18), 0x80 | ((code >> 12) & 0x3f), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)];
-      out += bytes.map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-    }
-    return out;
-  }
 
   const TOKENS = [
     'eq', 'ne', 'gt', 'lt', 'ge', 'le', 'and', 'or', 'not', 'in', 'has', 'add', 'sub', 'mul', 'div', 'divby', 'mod', '(', ')', ',', "'", "''", '"', '/', ':',

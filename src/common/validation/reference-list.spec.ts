@@ -3,17 +3,11 @@ import fc from 'fast-check';
 import { AppError } from '../errors/app-error.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { MAX_REFERENCES_PER_CALL, parseMemberKeys, parseReferenceList } from './reference-list.js';
+import { thrownBy } from '../../../test/support/thrown.js';
 
 /** Runs `work`, which must throw an AppError, and returns that error. */
 function appErrorOf(work: () => unknown): AppError {
-  let thrown: unknown;
-  try {
-    work();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(AppError);
-  return thrown as AppError;
+  return thrownBy(work, AppError);
 }
 
 const UUID_A = '3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f';
