@@ -28,7 +28,7 @@ const MEMBERS_OF_R =
 
 describe('literal', () => {
   it('binds every value as a typed parameter, numbered from firstParam', () => {
-    expect(compile("name eq 'O''Brien'", GROUP_ENTITY, 7)).toEqual({ sql: '(r.name = $7::text)', params: ["O'Brien"] });
+    expect(compile("name eq 'O''Brien'", GROUP_ENTITY, 7)).toEqual({ sql: '(r.name COLLATE "C" = $7::text)', params: ["O'Brien"] });
     expect(compile('isActive eq true')).toEqual({ sql: '(r.is_active = $3::boolean)', params: [true] });
     expect(compile('id eq 01234567-89ab-cdef-0123-456789abcdef')).toEqual({ sql: '(r.id = $3::uuid)', params: ['01234567-89ab-cdef-0123-456789abcdef'] });
     expect(compile('createdOn gt 2024-01-31T10:00:00.5+01:00')).toEqual({
@@ -68,9 +68,9 @@ describe('null', () => {
 describe('property', () => {
   it('maps names to columns of the model, exactly or case-insensitively', () => {
     expect(compile('isActive').sql).toBe('r.is_active');
-    expect(compile("GroupKey eq 'A'").sql).toBe('(r.group_key = $3::text)');
-    expect(compile("$it/groupkey eq 'A'").sql).toBe('(r.group_key = $3::text)');
-    expect(compile("userKey eq 'a'", USER_ENTITY).sql).toBe('(r.user_key = $3::text)');
+    expect(compile("GroupKey eq 'A'").sql).toBe('(r.group_key COLLATE "C" = $3::text)');
+    expect(compile("$it/groupkey eq 'A'").sql).toBe('(r.group_key COLLATE "C" = $3::text)');
+    expect(compile("userKey eq 'a'", USER_ENTITY).sql).toBe('(r.user_key COLLATE "C" = $3::text)');
   });
 
   it('names unknown properties with their position', () => {
@@ -106,7 +106,7 @@ describe('count', () => {
 
 describe('any', () => {
   it('compiles to a correlated EXISTS joining the related table in the same scope', () => {
-    expect(compile("users/any(u: u/userKey eq 'X')")).toEqual({ sql: `EXISTS (SELECT 1 ${MEMBERS_OF_R} AND (o_t1.user_key = $3::text))`, params: ['X'] });
+    expect(compile("users/any(u: u/userKey eq 'X')")).toEqual({ sql: `EXISTS (SELECT 1 ${MEMBERS_OF_R} AND (o_t1.user_key COLLATE "C" = $3::text))`, params: ['X'] });
   });
 
   it('any() means "has at least one"', () => {
@@ -116,7 +116,7 @@ describe('any', () => {
   });
 
   it('lets the predicate refer to the outer row, and nests through variables', () => {
-    expect(compile('users/any(u: u/name eq name)').sql).toBe(`EXISTS (SELECT 1 ${MEMBERS_OF_R} AND (o_t1.name = r.name))`);
+    expect(compile('users/any(u: u/name eq name)').sql).toBe(`EXISTS (SELECT 1 ${MEMBERS_OF_R} AND (o_t1.name COLLATE "C" = r.name))`);
     const nested = compile("users/any(u: u/groups/$count gt 1 and u/isActive) and not users/any(v: v/email eq 'x')").sql;
     expect(nested).toContain('o_m2.user_id = o_t1.id');
     expect(nested).toContain('o_m3.group_id = r.id');
@@ -136,7 +136,7 @@ describe('all', () => {
 
 describe('compare', () => {
   it('uses = / <> when neither side can be null, IS [NOT] DISTINCT FROM otherwise (OData null semantics)', () => {
-    expect(compile("name ne 'a'").sql).toBe('(r.name <> $3::text)');
+    expect(compile("name ne 'a'").sql).toBe('(r.name COLLATE "C" <> $3::text)');
     expect(compile("email eq 'a'").sql).toBe('(r.email IS NOT DISTINCT FROM $3::text)');
     expect(compile("email ne 'a'").sql).toBe('(r.email IS DISTINCT FROM $3::text)');
     expect(compile('email eq notes').sql).toBe('(r.email IS NOT DISTINCT FROM r.notes)');
@@ -166,7 +166,7 @@ describe('compare', () => {
 
 describe('logical', () => {
   it('compiles and/or with parentheses that keep the precedence', () => {
-    expect(compile("isActive and (name eq 'a' or email eq null)").sql).toBe('(r.is_active AND ((r.name = $3::text) OR (r.email IS NULL)))');
+    expect(compile("isActive and (name eq 'a' or email eq null)").sql).toBe('(r.is_active AND ((r.name COLLATE "C" = $3::text) OR (r.email IS NULL)))');
   });
 
   it('needs Boolean operands', () => {
@@ -182,7 +182,7 @@ describe('logical', () => {
 
 describe('not', () => {
   it('negates Boolean operands', () => {
-    expect(compile("not contains(name,'x')").sql).toBe('(NOT (r.name LIKE $3::text))');
+    expect(compile("not contains(name,'x')").sql).toBe('(NOT (r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text)))');
     expect(compile('not isActive').sql).toBe('(NOT r.is_active)');
   });
 
@@ -193,12 +193,12 @@ describe('not', () => {
 
 describe('in', () => {
   it('compiles to IN with one parameter per item', () => {
-    expect(compile("groupKey in ('a', 'b')")).toEqual({ sql: '(r.group_key IN ($3::text, $4::text))', params: ['a', 'b'] });
+    expect(compile("groupKey in ('a', 'b')")).toEqual({ sql: '(r.group_key COLLATE "C" IN ($3::text, $4::text))', params: ['a', 'b'] });
   });
 
   it('keeps OData null semantics for nullable operands and null items', () => {
-    expect(compile("email in ('a')").sql).toBe('(COALESCE(r.email IN ($3::text), FALSE))');
-    expect(compile("email in ('a', null)").sql).toBe('(COALESCE(r.email IN ($3::text), FALSE) OR r.email IS NULL)');
+    expect(compile("email in ('a')").sql).toBe('(COALESCE(r.email COLLATE "C" IN ($3::text), FALSE))');
+    expect(compile("email in ('a', null)").sql).toBe('(COALESCE(r.email COLLATE "C" IN ($3::text), FALSE) OR r.email IS NULL)');
     expect(compile('email in (null)').sql).toBe('(r.email IS NULL)');
   });
 
@@ -233,9 +233,9 @@ describe('negate', () => {
 
 describe('call: string functions', () => {
   it('contains/startswith/endswith with a literal: LIKE with an escaped bound pattern', () => {
-    expect(compile("contains(name,'50%_\\')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['%50\\%\\_\\\\%'] });
-    expect(compile("startswith(name,'a%')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['a\\%%'] });
-    expect(compile("endswith(name,'_z')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['%\\_z'] });
+    expect(compile("contains(name,'50%_\\')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['%50\\%\\_\\\\%'] });
+    expect(compile("startswith(name,'a%')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['a\\%%'] });
+    expect(compile("endswith(name,'_z')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['%\\_z'] });
   });
 
   it('contains/startswith/endswith with an expression: no pattern at all', () => {
@@ -245,16 +245,16 @@ describe('call: string functions', () => {
   });
 
   it('tolower, toupper, trim, length, indexof (0-based), substring (0-based), concat', () => {
-    expect(compile("tolower(name) eq 'ops'").sql).toBe('(lower(r.name) = $3::text)');
-    expect(compile("toupper(name) eq 'OPS'").sql).toBe('(upper(r.name) = $3::text)');
-    expect(compile("trim(name) eq 'ops'").sql).toBe("(btrim(r.name, E' \\t\\n\\r') = $3::text)");
+    expect(compile("tolower(name) eq 'ops'").sql).toBe('(lower(r.name) COLLATE "C" = $3::text)');
+    expect(compile("toupper(name) eq 'OPS'").sql).toBe('(upper(r.name) COLLATE "C" = $3::text)');
+    expect(compile("trim(name) eq 'ops'").sql).toBe("(btrim(r.name, E' \\t\\n\\r') COLLATE \"C\" = $3::text)");
     expect(compile('length(name) eq 3').sql).toBe('(char_length(r.name) = $3::bigint)');
     expect(compile("indexof(name,'x') eq 0").sql).toBe('((strpos(r.name, $3::text) - 1) = $4::bigint)');
     expect(compile("substring(name,1) eq 'ps'").sql).toBe(
-      '(substr(r.name, LEAST(GREATEST(($3::bigint)::numeric, 0), 2147483646)::integer + 1) = $4::text)',
+      '(substr(r.name, LEAST(GREATEST(($3::bigint)::numeric, 0), 2147483646)::integer + 1) COLLATE "C" = $4::text)',
     );
     expect(compile("substring(name,1,2) eq 'ps'").sql).toContain('LEAST(GREATEST(($4::bigint)::numeric, 0), 2147483646)::integer)');
-    expect(compile("concat(name,'!') eq 'x!'").sql).toBe('((r.name || $3::text) = $4::text)');
+    expect(compile("concat(name,'!') eq 'x!'").sql).toBe('((r.name || $3::text) COLLATE "C" = $4::text)');
   });
 
   it('refuses wrong argument types and counts', () => {

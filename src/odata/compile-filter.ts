@@ -273,7 +273,9 @@ class ExpressionCompiler {
     if (operator === 'eq' || operator === 'ne') {
       const sql = nullable
         ? `(${left.sql} ${operator === 'eq' ? 'IS NOT DISTINCT FROM' : 'IS DISTINCT FROM'} ${right.sql})`
-        : `(${left.sql} ${operator === 'eq' ? '=' : '<>'} ${right.sql})`;
+        : // COLLATE "C": the same equality (the collation is deterministic), but it lets the
+          // (tenant, org, key COLLATE "C", id) index serve `groupKey eq 'x'` — a scan of the scope otherwise.
+          `(${collateC(left)} ${operator === 'eq' ? '=' : '<>'} ${right.sql})`;
       return { sql, type: 'boolean', nullable: false };
     }
     if (left.type === 'boolean') {
@@ -301,7 +303,7 @@ class ExpressionCompiler {
     }
     const parts: string[] = [];
     if (values.length > 0) {
-      const test = `${operand.sql} IN (${values.join(', ')})`;
+      const test = `${collateC(operand)} IN (${values.join(', ')})`;
       parts.push(nullable ? `COALESCE(${test}, FALSE)` : test);
     }
     if (withNull) parts.push(`${operand.sql} IS NULL`);
@@ -378,7 +380,9 @@ class ExpressionCompiler {
     const needleNode = node.args[1]!;
     if (needleNode.kind === 'literal' && needleNode.type === 'Edm.String') {
       const like = scope.params.add(pattern(escapeLike(needleNode.value)), 'text');
-      return { sql: `(${haystack!.sql} LIKE ${like})`, type: 'boolean', nullable: haystack!.nullable };
+      // The lower() form is implied by the exact one (lower() maps character by character); it is
+      // there for the planner: the tenant-scoped trigram indexes are on lower(column).
+      return { sql: `(${haystack!.sql} LIKE ${like} AND lower(${haystack!.sql}) LIKE lower(${like}))`, type: 'boolean', nullable: haystack!.nullable };
     }
     const needle = this.compile(needleNode, scope);
     if (needle.type !== 'string') {
