@@ -5,8 +5,15 @@ import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { Scope } from '../tenancy/scope.js';
 import { PropertyModel, propertyOf, ResourceModel } from './resource-model.js';
 
-/** A stored record: the model's properties by API name, plus its row version (for ETags). */
-export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number };
+/** A stored record: the model's properties by API name, plus its row version. */
+export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number; memberCount?: number };
+
+export interface FindOptions {
+  /** Lock the row for the rest of the transaction (read-modify-write). */
+  lock?: boolean;
+  /** Also count the record's memberships, by this column (`memberCount`). */
+  countMembersBy?: 'group_id' | 'user_id';
+}
 
 export interface CollectionRows {
   rows: Record<string, unknown>[];
@@ -45,21 +52,26 @@ export class ResourceRepository extends ScopedRepository {
    * By id when `idOrKey` is a UUID that some record has as its id, else by key (case-insensitive).
    * `lock` takes a row lock for the rest of the transaction (writes read-modify-write under it).
    */
-  async findByIdOrKey(scope: Scope, idOrKey: string, options: { lock?: boolean } = {}): Promise<ResourceRow | undefined> {
+  async findByIdOrKey(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<ResourceRow | undefined> {
     // NO KEY UPDATE: excludes other writers of this row but not the KEY SHARE locks that foreign-key
     // checks of new memberships take, so group-side and user-side membership writes cannot deadlock.
     const lock = options.lock ? ' FOR NO KEY UPDATE' : '';
+    // The member count rides along when asked (a single-resource GET shows it): one statement less.
+    const count = options.countMembersBy
+      ? `, (SELECT count(*) FROM memberships m WHERE m.tenant_key = r.tenant_key AND m.org_key = r.org_key
+            AND m.${options.countMembersBy} = r.id)::int AS "memberCount"`
+      : '';
     if (isUuid(idOrKey)) {
       const byId = await this.run<ResourceRow>(
         scope,
-        `SELECT ${this.selectList} FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3${lock}`,
+        `SELECT ${this.selectList}${count} FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3${lock}`,
         [idOrKey],
       );
       if (byId.rows[0]) return byId.rows[0];
     }
     const byKey = await this.run<ResourceRow>(
       scope,
-      `SELECT ${this.selectList} FROM ${this.model.table} r
+      `SELECT ${this.selectList}${count} FROM ${this.model.table} r
         WHERE ${this.scoped('r')} AND lower(r.${this.keyColumn}) = lower($3)${lock}`,
       [idOrKey],
     );

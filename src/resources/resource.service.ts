@@ -7,10 +7,11 @@ import type { MembershipSide } from '../memberships/membership-side.js';
 import { MembershipsRepository } from '../memberships/memberships.repository.js';
 import { collectionBody, ODataCollection } from '../odata/collection-body.js';
 import { compileCollectionQuery } from '../odata/compile-query.js';
-import type { RawQuery } from '../odata/parse-query.js';
+import type { ODataQuery } from '../odata/ast.js';
+import { parseQuery, RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
 import { SUMMARY_PROPERTIES } from './resource-model.js';
-import { ResourceRepository, ResourceRow } from './resource.repository.js';
+import { FindOptions, ResourceRepository, ResourceRow } from './resource.repository.js';
 
 /** How many members a single-resource GET shows inline; the rest are one link away. */
 export const INLINE_MEMBERS = 1000;
@@ -65,7 +66,7 @@ export abstract class ResourceService {
 
   /** The resource with its first members inline, their total, and a link to the rest. */
   async get(scope: Scope, idOrKey: string): Promise<Resource> {
-    const row = await this.findOrFail(scope, idOrKey);
+    const row = await this.findOrFail(scope, idOrKey, { countMembersBy: this.side.ownerColumn });
     return this.withMembers(scope, row);
   }
 
@@ -184,7 +185,7 @@ export abstract class ResourceService {
     return `${scopeBasePath(scope)}/${this.side.owner.pathSegment}`;
   }
 
-  private async findOrFail(scope: Scope, idOrKey: string, options: { lock?: boolean } = {}): Promise<ResourceRow> {
+  private async findOrFail(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<ResourceRow> {
     const row = await this.owners.findByIdOrKey(scope, idOrKey, options);
     if (!row) throw AppError.notFound(this.side.owner.entityType, idOrKey);
     return row;
@@ -238,7 +239,7 @@ export abstract class ResourceService {
     });
     const [page, count] = await Promise.all([
       this.memberships.collection(scope, this.side, row.id, query),
-      this.memberships.count(scope, this.side, row.id),
+      row.memberCount ?? this.memberships.count(scope, this.side, row.id),
     ]);
     const members = collectionBody(page.rows, query, undefined, {
       context: '',
@@ -255,14 +256,19 @@ export abstract class ResourceService {
     return resource;
   }
 
-  /** The member properties shown inline: a summary, not the whole record. */
-  private get inlineMembersQuery(): RawQuery {
-    const names = SUMMARY_PROPERTIES.filter((name) => this.side.member.properties.some((property) => property.name === name));
-    return { $select: names.join(',') };
+  /** The member properties shown inline: a summary, not the whole record (parsed once). */
+  private get inlineMembersQuery(): ODataQuery {
+    if (!this.parsedInlineMembersQuery) {
+      const names = SUMMARY_PROPERTIES.filter((name) => this.side.member.properties.some((property) => property.name === name));
+      this.parsedInlineMembersQuery = parseQuery({ $select: names.join(',') });
+    }
+    return this.parsedInlineMembersQuery;
   }
+
+  private parsedInlineMembersQuery?: ODataQuery;
 }
 
 function toResource(row: ResourceRow): Resource {
-  const { rowVersion: _internal, ...resource } = row;
+  const { rowVersion: _version, memberCount: _count, ...resource } = row;
   return resource;
 }
