@@ -11,8 +11,9 @@
  *
  * W2/W3 use index-friendly predicates with the service's semantics (case-sensitive `contains`/`eq`):
  * `lower(col) LIKE lower(p) AND col LIKE p`, `lower(key) = lower(k) AND key = k`. With the extra query
- * option `_sql=service` they use exactly the predicates the service generates (`col LIKE p`,
- * `key = k`), which separates "the SQL the service generates" from "the service's own overhead".
+ * option `_sql=service` they use exactly the predicates the service generates (`col LIKE p AND
+ * lower(col) LIKE lower(p)`, `key COLLATE "C" = k`), which separates "the SQL the service generates"
+ * from "the service's own overhead".
  *
  * Environment: PORT, DATABASE_URL, JWT_SECRET, DB_POOL_SIZE (default 10).
  * Run: node --import tsx bench/baseline-server.ts
@@ -44,7 +45,7 @@ const GROUP_BY_KEY = {
 
 /** W2: one page by name and the total, one scan (window count). */
 function searchByName(plain: boolean) {
-  const predicate = plain ? 'g.name LIKE $3' : 'lower(g.name) LIKE lower($3) AND g.name LIKE $3';
+  const predicate = plain ? 'g.name LIKE $3 AND lower(g.name) LIKE lower($3)' : 'lower(g.name) LIKE lower($3) AND g.name LIKE $3';
   return {
     name: plain ? 'search_name_plain' : 'search_name',
     text: `SELECT ${GROUP_COLUMNS}, count(*) OVER () AS total
@@ -55,7 +56,7 @@ function searchByName(plain: boolean) {
 
 /** W3: the group(s) with that exact key, each with its first 100 users (all properties). */
 function groupWithUsers(plain: boolean) {
-  const predicate = plain ? 'g.group_key = $3' : 'lower(g.group_key) = lower($3) AND g.group_key = $3';
+  const predicate = plain ? 'g.group_key COLLATE "C" = $3' : 'lower(g.group_key) = lower($3) AND g.group_key = $3';
   return {
     name: plain ? 'group_users_plain' : 'group_users',
     text: `SELECT ${GROUP_COLUMNS},
