@@ -96,8 +96,33 @@ export class TokenVerifier implements OnApplicationBootstrap {
     );
   }
 
+  /**
+   * Tokens verified recently, until they expire: clients send the same token many times, and an
+   * HMAC/RSA check through WebCrypto was the largest single CPU cost of a read. Bounded; the oldest
+   * entries go first.
+   */
+  private readonly verified = new Map<string, { access: AccessToken; expiresAtMs: number }>();
+  private static readonly VERIFIED_CACHE_SIZE = 10_000;
+
   /** The token's grants, or a 401 AppError saying what is wrong with it. */
   async verify(token: string): Promise<AccessToken> {
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (Date.now() < cached.expiresAtMs) return cached.access;
+      this.verified.delete(token);
+    }
+    const { access, payload } = await this.verifyUncached(token);
+    // Cached until `exp` (without the tolerance: a cached token never outlives its stated expiry),
+    // and only once valid (`nbf` within the tolerance would make a later reuse valid too early).
+    const now = Date.now();
+    if (payload.nbf === undefined || payload.nbf * 1000 <= now) {
+      if (this.verified.size >= TokenVerifier.VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { access, expiresAtMs: payload.exp! * 1000 });
+    }
+    return access;
+  }
+
+  private async verifyUncached(token: string): Promise<{ access: AccessToken; payload: JWTPayload }> {
     let payload: JWTPayload;
     try {
       const key = typeof this.key === 'function' ? this.key : await this.key;
@@ -111,7 +136,7 @@ export class TokenVerifier implements OnApplicationBootstrap {
     } catch (error) {
       throw verificationError(error);
     }
-    return accessFromClaims(payload);
+    return { access: accessFromClaims(payload), payload };
   }
 }
 

@@ -118,7 +118,7 @@ export function compileCollectionQuery(
   const countParams = [...params.values];
 
   // 2. ORDER BY, with the id tie-breaker.
-  const orderby = query.orderby ?? parseOrderBy(options.defaultOrderBy ?? model.keyProperty, '$orderby (default)');
+  const orderby = query.orderby ?? defaultOrderBy(options.defaultOrderBy ?? model.keyProperty);
   const orderKeys = compileOrderKeys(orderby, scope);
   const orderBy = orderByClause(orderKeys);
 
@@ -194,6 +194,18 @@ export function compileCollectionQuery(
     },
   };
   return compiled;
+}
+
+/** The parsed default orderings (a handful of constant texts), kept: parsing them was 3 % of a read. */
+const DEFAULT_ORDERINGS = new Map<string, ReturnType<typeof parseOrderBy>>();
+
+function defaultOrderBy(text: string): ReturnType<typeof parseOrderBy> {
+  let parsed = DEFAULT_ORDERINGS.get(text);
+  if (!parsed) {
+    parsed = parseOrderBy(text, '$orderby (default)');
+    DEFAULT_ORDERINGS.set(text, parsed);
+  }
+  return parsed;
 }
 
 function isParsed(value: RawQuery | ODataQuery): value is ODataQuery {
