@@ -21,33 +21,24 @@ export class UnitOfWork {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Runs `work` in a transaction; nested calls join the outer one. Commits, or rolls back on throw. */
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
-    if (this.current.getStore()) return work();
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction('READ COMMITTED');
-      const result = await this.current.run(runner, work);
-      await runner.commitTransaction();
-      return result;
-    } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw error;
-    } finally {
-      await runner.release();
-    }
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.within('BEGIN ISOLATION LEVEL READ COMMITTED', work);
   }
 
   /**
    * Runs several reads on one consistent snapshot (a read-only REPEATABLE READ transaction), e.g. a
    * page and its total count. Inside a transaction already, joins it.
    */
-  async snapshot<T>(work: () => Promise<T>): Promise<T> {
+  snapshot<T>(work: () => Promise<T>): Promise<T> {
+    return this.within('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+  }
+
+  private async within<T>(begin: string, work: () => Promise<T>): Promise<T> {
     if (this.current.getStore()) return work();
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await runner.query(begin);
       const result = await this.current.run(runner, work);
       await runner.query('COMMIT');
       return result;

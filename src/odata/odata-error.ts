@@ -53,12 +53,6 @@ function at(ref: SourceRef | undefined): string {
   return ref ? ` at position ${ref.position} of ${ref.option}` : '';
 }
 
-/** `'next chars…'` at `position` of `text`, or `end of input`. */
-export function excerpt(text: string, position: number): string {
-  const shown = text.slice(position, position + 20);
-  return shown.length === 0 ? 'end of input' : `'${shown}${text.length > position + 20 ? '…' : ''}'`;
-}
-
 export const ODataErrors = {
   /** `position`: 0-based offset in the value of `option`; `problem` says what is wrong there. */
   syntax(option: string, position: number, problem: string): ODataError {
