@@ -35,12 +35,16 @@ export abstract class ScopedRepository {
     predicate: string,
     extraParams: readonly unknown[],
   ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
-    const read = async () => {
-      const { rows } = await this.run<Record<string, unknown>>(scope, query.selectStatement(predicate), [...extraParams, ...query.params]);
-      if (!query.count) return { rows };
-      const counted = await this.run<{ count: string }>(scope, query.countStatement(predicate), [...extraParams, ...query.countParams]);
-      return { rows, count: Number(counted.rows[0]!.count) };
-    };
-    return query.count ? this.uow.snapshot(read) : read();
+    const params = [...extraParams, ...query.params];
+    if (!query.count) {
+      const { rows } = await this.run<Record<string, unknown>>(scope, query.selectStatement(predicate), params);
+      return { rows };
+    }
+    const { rows } = await this.run<Record<string, unknown>>(scope, query.selectWithCountStatement(predicate), params);
+    if (rows.length > 0) return { rows, count: Number(rows[0]![query.countColumn]) };
+    // No row to carry the count: nothing matches, unless the page started past the end.
+    if (query.offset === 0 && query.keyset === undefined) return { rows, count: 0 };
+    const counted = await this.run<{ count: string }>(scope, query.countStatement(predicate), [...extraParams, ...query.countParams]);
+    return { rows, count: Number(counted.rows[0]!.count) };
   }
 }

@@ -46,6 +46,11 @@ import { Aliases, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
  *       ORDER BY <orderBy> LIMIT $L OFFSET $O            -- params: scopeParams ++ params
  *     SELECT count(*) AS count FROM <table> r WHERE <scope> AND (<where>)   -- scopeParams ++ countParams
  *   (LIMIT/OFFSET are the last two of `params`.)
+ * - `selectWithCountStatement(scope)`: the page and the total in one statement (one snapshot, one
+ *   round trip): the select statement with the count statement as an uncorrelated scalar subquery
+ *   (computed once) in the column `"__count"` of every row (strip it from the output). It reuses the
+ *   same placeholders, so its params are the select statement's. A page without rows carries no
+ *   count: then the count is 0 unless the page was skipped into ($skip, $skiptoken).
  * - `nextSkipToken(row)`: the `$skiptoken` continuing after `row` (a row of the select result).
  * - `nextLinkQuery(row)`: the query options of the next page's link (`$skiptoken` replaces `$skip`,
  *   `$top` is reduced by the page size when given); the service adds it when `rows.length > pageSize`
@@ -61,6 +66,7 @@ export interface CompileCollectionOptions {
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const KEYSET_COLUMN = '__keyset';
+export const COUNT_COLUMN = '__count';
 
 export interface CompiledCollectionQuery {
   readonly query: ODataQuery;
@@ -73,6 +79,7 @@ export interface CompiledCollectionQuery {
   /** Expanded columns in the output (`users`, `users@odata.count`). */
   readonly expanded: readonly string[];
   readonly keysetColumn: string;
+  readonly countColumn: string;
   readonly where: string;
   readonly keyset: string | undefined;
   readonly orderBy: string;
@@ -88,6 +95,7 @@ export interface CompiledCollectionQuery {
   readonly fingerprint: string;
   selectStatement(scopePredicate: string): string;
   countStatement(scopePredicate: string): string;
+  selectWithCountStatement(scopePredicate: string): string;
   nextSkipToken(row: Readonly<Record<string, unknown>>): string;
   nextLinkQuery(row: Readonly<Record<string, unknown>>): Record<string, string>;
 }
@@ -145,6 +153,11 @@ export function compileCollectionQuery(
   const offsetParam = params.add(offset, 'bigint');
 
   const table = model.table;
+  const pageStatement = (items: string, scopePredicate: string) => {
+    const filters = [scopePredicate, `(${where})`, ...(keyset ? [keyset] : [])].join(' AND ');
+    return `SELECT ${items} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} LIMIT ${limitParam} OFFSET ${offsetParam}`;
+  };
+  const countStatement = (scopePredicate: string) => `SELECT count(*) AS count FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})`;
   const compiled: CompiledCollectionQuery = {
     query,
     model,
@@ -154,6 +167,7 @@ export function compileCollectionQuery(
     properties: selected.properties,
     expanded: expand.columns,
     keysetColumn: KEYSET_COLUMN,
+    countColumn: COUNT_COLUMN,
     where,
     keyset,
     orderBy,
@@ -168,11 +182,15 @@ export function compileCollectionQuery(
     firstParam,
     fingerprint,
     selectStatement(scopePredicate: string): string {
-      const filters = [scopePredicate, `(${where})`, ...(keyset ? [keyset] : [])].join(' AND ');
-      return `SELECT ${selectList} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} LIMIT ${limitParam} OFFSET ${offsetParam}`;
+      return pageStatement(selectList, scopePredicate);
     },
     countStatement(scopePredicate: string): string {
-      return `SELECT count(*) AS count FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})`;
+      return countStatement(scopePredicate);
+    },
+    selectWithCountStatement(scopePredicate: string): string {
+      // The subquery's own `FROM <table> <alias>` shadows the outer alias, so the same predicate
+      // text counts the same rows, uncorrelated with the outer query.
+      return pageStatement(`${selectList}, (${countStatement(scopePredicate)}) AS "${COUNT_COLUMN}"`, scopePredicate);
     },
     nextSkipToken(row) {
       const values = row[KEYSET_COLUMN];

@@ -560,6 +560,22 @@ describe('OData (SPEC §4) over HTTP', () => {
       expect((await get('/groups/odata', { $inlinecount: 'none' })).body['@odata.count']).toBeUndefined();
     });
 
+    it('$count=true is the total also on a page with no rows (skipped past the end, or nothing matches)', async () => {
+      const past = await get('/groups/odata', { $count: 'true', $skip: '1000' });
+      expect(past.body['@odata.count']).toBe(A.groups.length);
+      expect(past.body.value).toEqual([]);
+      const none = await get('/groups/odata', { $count: 'true', $filter: "groupKey eq 'no-such-group'" });
+      expect(none.body['@odata.count']).toBe(0);
+      expect(none.body.value).toEqual([]);
+      const top0 = await get('/groups/odata', { $count: 'true', $top: '0' });
+      expect(top0.body['@odata.count']).toBe(A.groups.length);
+      expect(top0.body.value).toEqual([]);
+      const alice = A.user('alice');
+      const members = await get(`/users/${alice.id}/groups`, { $count: 'true', $skip: '1000' });
+      expect(members.body['@odata.count']).toBe(groupsOf(A, 'alice').length);
+      expect(members.body.value).toEqual([]);
+    });
+
     it('/odata/$count answers the number as text/plain, honouring $filter and $search', async () => {
       const all = await get('/groups/odata/$count');
       expect(all.status).toBe(200);
