@@ -26,6 +26,9 @@ export class AppConfig {
   get dbPoolSize(): number {
     return this.config.get('DB_POOL_SIZE', { infer: true });
   }
+  get dbPreparedStatements(): number {
+    return this.config.get('DB_PREPARED_STATEMENTS', { infer: true });
+  }
   get maxBodyBytes(): number {
     return this.config.get('MAX_BODY', { infer: true });
   }

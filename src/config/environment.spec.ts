@@ -16,6 +16,7 @@ describe('validateEnvironment', () => {
       PORT: 3000,
       DATA_DIR: './data',
       DB_POOL_SIZE: 10,
+      DB_PREPARED_STATEMENTS: 200,
       MAX_BODY: 1024 * 1024,
       LOG_LEVEL: 'info',
     });
@@ -45,6 +46,7 @@ describe('validateEnvironment', () => {
       DATABASE_URL: 'postgres://user:secret@db:5432/identity',
       DATA_DIR: '/var/lib/identity',
       DB_POOL_SIZE: '25',
+      DB_PREPARED_STATEMENTS: '0',
       MAX_BODY: '2mb',
       LOG_LEVEL: 'debug',
     });
@@ -53,6 +55,7 @@ describe('validateEnvironment', () => {
       DATABASE_URL: 'postgres://user:secret@db:5432/identity',
       DATA_DIR: '/var/lib/identity',
       DB_POOL_SIZE: 25,
+      DB_PREPARED_STATEMENTS: 0,
       MAX_BODY: 2 * 1024 * 1024,
       LOG_LEVEL: 'debug',
     });
@@ -100,6 +103,9 @@ describe('validateEnvironment', () => {
     ['DB_POOL_SIZE', '0'],
     ['DB_POOL_SIZE', '201'],
     ['DB_POOL_SIZE', 'ten'],
+    ['DB_PREPARED_STATEMENTS', '-1'],
+    ['DB_PREPARED_STATEMENTS', '10001'],
+    ['DB_PREPARED_STATEMENTS', 'many'],
     ['MAX_BODY', '1gb'],
     ['MAX_BODY', '1023'],
     ['MAX_BODY', '65mb'],

@@ -29,6 +29,16 @@ export class Environment {
   @Transform(({ value }) => toInteger(value))
   DB_POOL_SIZE = 10;
 
+  /**
+   * How many distinct statements each database connection keeps prepared (parsed and planned once,
+   * reused); 0 prepares none, for a pooler in transaction mode (PgBouncer before 1.21).
+   */
+  @IsInt({ message: 'DB_PREPARED_STATEMENTS must be an integer between 0 and 10000' })
+  @Min(0, { message: 'DB_PREPARED_STATEMENTS must be an integer between 0 and 10000' })
+  @Max(10_000, { message: 'DB_PREPARED_STATEMENTS must be an integer between 0 and 10000' })
+  @Transform(({ value }) => toInteger(value))
+  DB_PREPARED_STATEMENTS = 200;
+
   /** Largest accepted request body, in bytes; larger bodies get 413. Accepts `1mb`, `512kb` or bytes. */
   @IsInt({ message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })
   @Min(1024, { message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })

@@ -72,7 +72,7 @@ export abstract class ResourceService {
 
   /** Creates the resource with its first members; returns its representation. */
   async create(scope: Scope, values: Record<string, unknown>, memberKeys: string[] | undefined, actor: string | null): Promise<Resource> {
-    const { row, memberIds } = await this.uow.transaction(async () => {
+    const { row, memberIds } = await this.uow.transaction(scope, async (scope) => {
       const memberIds = memberKeys ? await this.resolveMembers(scope, memberKeys, 'key') : [];
       const created = await this.owners.insert(scope, values, actor);
       await this.memberships.add(scope, this.side, created.id, memberIds);
@@ -90,7 +90,7 @@ export abstract class ResourceService {
     actor: string | null,
     ifMatch?: string,
   ): Promise<Resource> {
-    const row = await this.uow.transaction(async () => {
+    const row = await this.uow.transaction(scope, async (scope) => {
       const current = await this.findForWrite(scope, idOrKey, ifMatch);
       return (await this.owners.update(scope, current.id, values, actor))!;
     });
@@ -106,7 +106,7 @@ export abstract class ResourceService {
     actor: string | null,
     ifMatch?: string,
   ): Promise<Resource> {
-    const row = await this.uow.transaction(async () => {
+    const row = await this.uow.transaction(scope, async (scope) => {
       const current = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
       await this.memberships.replace(scope, this.side, current.id, memberIds);
@@ -116,7 +116,7 @@ export abstract class ResourceService {
   }
 
   async delete(scope: Scope, idOrKey: string, ifMatch?: string): Promise<void> {
-    await this.uow.transaction(async () => {
+    await this.uow.transaction(scope, async (scope) => {
       const current = await this.findForWrite(scope, idOrKey, ifMatch);
       await this.owners.delete(scope, current.id);
     });
@@ -132,7 +132,7 @@ export abstract class ResourceService {
     actor: string | null,
     ifMatch?: string,
   ): Promise<{ outcome: MembershipOutcome; resource: Resource }> {
-    const { outcome, owner } = await this.uow.transaction(async () => {
+    const { outcome, owner } = await this.uow.transaction(scope, async (scope) => {
       const owner = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, references, kind);
       const changed =
@@ -155,7 +155,7 @@ export abstract class ResourceService {
     actor: string | null,
     ifMatch?: string,
   ): Promise<{ outcome: { added: number; removed: number; unchanged: number }; resource: Resource }> {
-    const { outcome, owner } = await this.uow.transaction(async () => {
+    const { outcome, owner } = await this.uow.transaction(scope, async (scope) => {
       const owner = await this.findForWrite(scope, idOrKey, ifMatch);
       const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
       const { added, removed } = await this.memberships.replace(scope, this.side, owner.id, memberIds);

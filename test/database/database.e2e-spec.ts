@@ -11,6 +11,8 @@ import { createApp } from '../../src/app.setup.js';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { translatePostgresError } from '../../src/common/errors/postgres-errors.js';
 import { Database, DatabaseSettings } from '../../src/database/database.js';
+import { PreparedStatements } from '../../src/database/prepared-statements.js';
+import { UnitOfWork } from '../../src/database/unit-of-work.js';
 import { createTestDatabase, TestDatabase } from '../support/test-database.js';
 import { TEST_JWT_SECRET, tokenForUrl } from '../support/tokens.js';
 
@@ -203,6 +205,57 @@ describe('database (configured)', () => {
       );
       expect((error as { driverError?: { code?: string } }).driverError?.code).toBe('23503');
       expect(translatePostgresError(error)?.code).toBe(ErrorCode.Conflict);
+    });
+  });
+
+  describe('unit of work', () => {
+    const scope = { tenantKey: 'uow', orgKey: 'hq' };
+    const sessionOf = (uow: UnitOfWork, bound: typeof scope) =>
+      uow.query<{ pid: number }>(bound, 'SELECT pg_backend_pid() AS pid', []).then(({ rows }) => rows[0]!.pid);
+    const preparedTexts = async (uow: UnitOfWork, bound: typeof scope) =>
+      (await uow.query<{ name: string; statement: string }>(bound, 'SELECT name, statement FROM pg_prepared_statements', [])).rows;
+
+    it('prepares a statement the second time it runs, and keeps answering it with fresh values', async () => {
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const sql = 'SELECT $1::int + 1 AS n /* uow prepared */';
+      await uow.transaction(scope, async (tx) => {
+        expect((await uow.query<{ n: number }>(tx, sql, [1])).rows).toEqual([{ n: 2 }]);
+        expect((await preparedTexts(uow, tx)).some((row) => row.statement === sql)).toBe(false);
+        expect((await uow.query<{ n: number }>(tx, sql, [2])).rows).toEqual([{ n: 3 }]);
+        expect((await uow.query<{ n: number }>(tx, sql, [41])).rows).toEqual([{ n: 42 }]);
+        const prepared = (await preparedTexts(uow, tx)).filter((row) => row.statement === sql);
+        expect(prepared).toHaveLength(1);
+        expect(prepared[0]!.name).toMatch(/^igs_[A-Za-z0-9_-]{24}$/);
+      });
+    });
+
+    it('prepares nothing with a capacity of 0', async () => {
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(0));
+      const sql = 'SELECT $1::int AS n /* uow unprepared */';
+      await uow.transaction(scope, async (tx) => {
+        for (let i = 0; i < 3; i++) expect((await uow.query<{ n: number }>(tx, sql, [i])).rows).toEqual([{ n: i }]);
+        expect((await preparedTexts(uow, tx)).some((row) => row.statement === sql)).toBe(false);
+      });
+    });
+
+    it('runs a transaction on one connection, joins it when nested, and rolls it back on throw', async () => {
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const insert = `INSERT INTO groups (tenant_key, org_key, group_key, name) VALUES ($1, $2, $3, 'n')`;
+      const failure = new Error('abort the transaction');
+      const thrown = await errorOf(
+        uow.transaction(scope, async (tx) => {
+          await uow.query(tx, insert, [scope.tenantKey, scope.orgKey, 'rolled-back']);
+          const pid = await sessionOf(uow, tx);
+          await uow.transaction(tx, async (nested) => expect(await sessionOf(uow, nested)).toBe(pid));
+          throw failure;
+        }),
+      );
+      expect(thrown).toBe(failure);
+      const left = await uow.query(scope, `SELECT 1 FROM groups WHERE tenant_key = $1 AND group_key = 'rolled-back'`, [scope.tenantKey]);
+      expect(left.rows).toEqual([]);
+      await uow.transaction(scope, (tx) => uow.query(tx, insert, [scope.tenantKey, scope.orgKey, 'committed']));
+      const kept = await uow.query(scope, `SELECT 1 AS one FROM groups WHERE tenant_key = $1 AND group_key = 'committed'`, [scope.tenantKey]);
+      expect(kept.rows).toEqual([{ one: 1 }]);
     });
   });
 
