@@ -1,19 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
 import { AppExceptionFilter } from './common/errors/exception.filter.js';
 import { JsonBodyInterceptor } from './common/http/json-body.interceptor.js';
 import { AppValidationPipe } from './common/validation/app-validation.pipe.js';
-import { AppConfig } from './config/app-config.js';
 import { ConfigGlobalsModule } from './config/config-globals.module.js';
 import { validateEnvironment } from './config/environment.js';
 import { DatabaseModule } from './database/database.module.js';
 import { GroupsModule } from './groups/groups.module.js';
 import { HealthModule } from './health/health.module.js';
-import { loggingOptions } from './observability/logging.js';
 import { ODataModule } from './odata/odata.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -44,13 +41,9 @@ export class AppModule {
           load: [() => ({ ...environment })],
         }),
         ConfigGlobalsModule,
-        LoggerModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig) => loggingOptions(config.logLevel, options.logDestination),
-        }),
+        ObservabilityModule.forRoot(options.logDestination),
         AuthModule,
         DatabaseModule,
-        ObservabilityModule,
         HealthModule,
         GroupsModule,
         UsersModule,

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { setupOpenApi } from './docs/openapi.js';
+import { AppLogger } from './observability/logging.js';
 
 /**
  * Creates the application as `main.ts` runs it; tests build the very same app (with their own
@@ -16,7 +16,7 @@ export async function createApp(options: AppModuleOptions = {}): Promise<INestAp
     bodyParser: false,
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   app.disable('x-powered-by');
   // Express would add weak ETags computed from the body; entity ETags come from the row version.
   app.set('etag', false);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import type { Logger } from 'nestjs-pino';
+import type { AppLogger } from '../observability/logging.js';
 import { signToken } from '../../test/support/tokens.js';
 import { AppError } from '../common/errors/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -9,7 +9,7 @@ const SECRET = 'a-secret-for-the-token-verifier-unit-test-0123';
 
 function verifier(): TokenVerifier {
   const config = { jwt: { kind: 'secret', secret: SECRET, clockToleranceSeconds: 0 } } as unknown as AppConfig;
-  return new TokenVerifier(config, { log: () => undefined, warn: () => undefined } as unknown as Logger);
+  return new TokenVerifier(config, { log: () => undefined, warn: () => undefined } as unknown as AppLogger);
 }
 
 /** Only `Date` is faked: WebCrypto and promises keep running. */

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from '../observability/logging.js';
 import { createPublicKey, KeyObject, randomBytes, webcrypto as crypto } from 'node:crypto';
 import { createRemoteJWKSet, CryptoKey, errors, importSPKI, JWTPayload, jwtVerify, JWTVerifyGetKey, SignJWT } from 'jose';
 import { AppError } from '../common/errors/app-error.js';
@@ -32,7 +32,7 @@ export class TokenVerifier implements OnApplicationBootstrap {
     config: AppConfig,
     // This app's own logger (not Nest's process-wide static one): the dev token must reach the
     // log of the instance that accepts it.
-    private readonly logger: Logger,
+    private readonly logger: AppLogger,
   ) {
     this.settings = config.jwt;
     switch (this.settings.kind) {

@@ -50,9 +50,19 @@ export class MetricsService {
     poolGauge('db_pool_waiting_requests', 'Queries waiting for a pool connection', (p) => p.waitingCount);
   }
 
+  /** The series of each (method, route, status) seen, bound once: labels are not re-validated per request. */
+  private readonly series = new Map<string, { requests: { inc(): void }; latency: { observe(seconds: number): void } }>();
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.latency.observe(labels, seconds);
+    // Bounded: methods the HTTP parser accepts × route templates × statuses.
+    const key = `${method} ${status} ${route}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      series = { requests: this.requests.labels(labels), latency: this.latency.labels(labels) };
+      this.series.set(key, series);
+    }
+    series.requests.inc();
+    series.latency.observe(seconds);
   }
 }

@@ -1,17 +1,33 @@
-import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import type { DestinationStream } from 'pino';
+import { AppConfig } from '../config/app-config.js';
+import { AppLogger, createRootLogger } from './logging.js';
 import { MetricsController } from './metrics.controller.js';
-import { MetricsMiddleware } from './metrics.middleware.js';
 import { MetricsService } from './metrics.service.js';
+import { RequestTelemetryMiddleware } from './request-telemetry.middleware.js';
 
-/** `/metrics` and the request instrumentation feeding it. */
+/** The log, `/metrics`, and the per-request telemetry (id, log line, metrics) feeding them. */
 @Global()
-@Module({
-  controllers: [MetricsController],
-  providers: [MetricsService],
-  exports: [MetricsService],
-})
+@Module({})
 export class ObservabilityModule implements NestModule {
+  /** `logDestination`: where log lines go instead of stdout (tests read them). */
+  static forRoot(logDestination?: DestinationStream): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      controllers: [MetricsController],
+      providers: [
+        {
+          provide: AppLogger,
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => new AppLogger(createRootLogger(config.logLevel, logDestination)),
+        },
+        MetricsService,
+      ],
+      exports: [AppLogger, MetricsService],
+    };
+  }
+
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(MetricsMiddleware).forRoutes('*path');
+    consumer.apply(RequestTelemetryMiddleware).forRoutes('*path');
   }
 }

@@ -22,7 +22,7 @@ export class AppExceptionFilter implements ExceptionFilter {
     const error = this.toAppError(exception, request);
     if (error.status >= 500) {
       this.logger.error(
-        `${request.method} ${request.originalUrl} failed: ${(exception as Error)?.stack ?? String(exception)}`,
+        `${request.method} ${request.originalUrl} failed (request ${(request as Request & { id?: string }).id ?? '-'}): ${(exception as Error)?.stack ?? String(exception)}`,
       );
     }
     if (response.headersSent) return;
