@@ -7,6 +7,12 @@ import type { CollectionRows } from '../resources/resource.repository.js';
 import type { Scope } from '../tenancy/scope.js';
 import type { MembershipSide } from './membership-side.js';
 
+/** An owner's member count and first page of members (rows of the member query, keyset columns included). */
+export interface MemberPage {
+  memberCount: number;
+  memberRows: Record<string, unknown>[];
+}
+
 /**
  * Membership rows. Bulk changes are one statement each, with the ids as one array parameter, whatever
  * their number; ids are sorted first so concurrent writers take row locks in the same order.
@@ -66,12 +72,8 @@ export class MembershipsRepository extends ScopedRepository {
   }
 
   async count(scope: Scope, side: MembershipSide, ownerId: string): Promise<number> {
-    const { rows } = await this.run<{ n: string }>(
-      scope,
-      `SELECT count(*) AS n FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = $3`,
-      [ownerId],
-    );
-    return Number(rows[0]!.n);
+    const { rows } = await this.run<{ n: number }>(scope, `SELECT ${this.countExpression(side, '$3')} AS n`, [ownerId]);
+    return rows[0]!.n;
   }
 
   /**
@@ -79,11 +81,34 @@ export class MembershipsRepository extends ScopedRepository {
    * model with its parameters from $4 ($3 is the owner id).
    */
   collection(scope: Scope, side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): Promise<CollectionRows> {
-    const isMember = `EXISTS (SELECT 1 FROM memberships om WHERE om.tenant_key = r.tenant_key AND om.org_key = r.org_key
-        AND om.${side.ownerColumn} = $3 AND om.${side.memberColumn} = r.id)`;
-    return this.runCollection(scope, query, `${this.scoped('r')} AND ${isMember}`, [ownerId]);
+    return this.runCollection(scope, query, this.memberPredicate(side, '$3'), [ownerId]);
   }
 
+  /** The owner's member count and first page of members (`query` as for `collection`), in one statement. */
+  async firstPage(scope: Scope, side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): Promise<MemberPage> {
+    const { rows } = await this.run<MemberPage>(scope, `SELECT ${this.firstPageColumns(side, '$3', query)}`, [ownerId, ...query.params]);
+    return rows[0]!;
+  }
+
+  /**
+   * Select items for the member count (`"memberCount"`) and first page (`"memberRows"`, a JSON array) of the
+   * owner whose id is the SQL expression `ownerId` — `$3`, or a column of an outer query (so a
+   * single-resource GET reads row, count and members in one statement). The query's parameters are
+   * bound from $4.
+   */
+  firstPageColumns(side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): string {
+    return `${this.countExpression(side, ownerId)} AS "memberCount", (${query.pageJsonStatement(this.memberPredicate(side, ownerId))}) AS "memberRows"`;
+  }
+
+  private countExpression(side: MembershipSide, ownerId: string): string {
+    return `(SELECT count(*) FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = ${ownerId})::int`;
+  }
+
+  /** "Member `r` of the owner `ownerId`", for queries over the member table aliased `r`. */
+  private memberPredicate(side: MembershipSide, ownerId: string): string {
+    return `${this.scoped('r')} AND EXISTS (SELECT 1 FROM memberships om WHERE om.tenant_key = r.tenant_key AND om.org_key = r.org_key
+        AND om.${side.ownerColumn} = ${ownerId} AND om.${side.memberColumn} = r.id)`;
+  }
 }
 
 function sortedIds(ids: readonly string[]): string[] {

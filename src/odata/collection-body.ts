@@ -9,7 +9,7 @@ export interface ODataCollection<T> {
 }
 
 /**
- * Shapes one page of a compiled query: drops the look-ahead row, the keyset and count columns and, when more
+ * Shapes one page of a compiled query: drops the look-ahead row, the keyset, count and row-number columns and, when more
  * rows remain (within `$top`, if given), links to the next page through an opaque `$skiptoken`.
  */
 export function collectionBody(
@@ -21,7 +21,7 @@ export function collectionBody(
   const page = rows.slice(0, query.pageSize);
   // `$expand=x($count=true)` columns are SQL count(*) (bigint), which the driver hands over as text.
   const counts = query.expanded.filter((column) => column.endsWith('@odata.count'));
-  const value = page.map(({ [query.keysetColumn]: _keyset, [query.countColumn]: _count, ...row }) => {
+  const value = page.map(({ [query.keysetColumn]: _keyset, [query.countColumn]: _count, [query.rowNumberColumn]: _row, ...row }) => {
     for (const column of counts) if (typeof row[column] === 'string') row[column] = Number(row[column]);
     return row as Record<string, unknown> & { id: string };
   });

@@ -9,6 +9,7 @@ import { compileCollectionQuery, KEYSET_COLUMN } from './compile-query.js';
 import { GROUP_ENTITY, USER_ENTITY } from './entity-model.js';
 import { ODataError } from './odata-error.js';
 import { parseQuery } from './parse-query.js';
+import { limitClause } from './sql.js';
 import { thrownBy } from '../../test/support/thrown.js';
 
 const SCOPE = 'r.tenant_key = $1 AND r.org_key = $2';
@@ -30,9 +31,9 @@ describe('compileCollectionQuery: contract', () => {
         'r.is_active AS "isActive", r.created_on AS "createdOn", r.modified_on AS "modifiedOn", r.created_by AS "createdBy", ' +
         'r.modified_by AS "modifiedBy", json_build_array(r.group_key, r.id) AS "__keyset" FROM groups r ' +
         'WHERE r.tenant_key = $1 AND r.org_key = $2 AND (TRUE) ORDER BY r.group_key COLLATE "C" ASC, r.id ASC ' +
-        'LIMIT $3::bigint OFFSET $4::bigint',
+        'LIMIT 101 OFFSET 0',
     );
-    expect(compiled.params).toEqual([101, 0]);
+    expect(compiled.params).toEqual([]);
     expect(compiled).toMatchObject({ where: 'TRUE', keyset: undefined, limit: 101, pageSize: 100, offset: 0, count: false, countParams: [] });
     expect(compiled.countStatement(SCOPE)).toBe('SELECT count(*) AS count FROM groups r WHERE r.tenant_key = $1 AND r.org_key = $2 AND (TRUE)');
   });
@@ -47,9 +48,9 @@ describe('compileCollectionQuery: contract', () => {
         'WHERE r.tenant_key = $1 AND r.org_key = $2 AND (((r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text)) AND EXISTS (SELECT 1 FROM memberships o_m1 ' +
         'JOIN users o_t1 ON o_t1.tenant_key = o_m1.tenant_key AND o_t1.org_key = o_m1.org_key AND o_t1.id = o_m1.user_id ' +
         'WHERE o_m1.tenant_key = r.tenant_key AND o_m1.org_key = r.org_key AND o_m1.group_id = r.id AND o_t1.is_active))) ' +
-        'ORDER BY r.created_on DESC, r.id DESC LIMIT $4::bigint OFFSET $5::bigint',
+        'ORDER BY r.created_on DESC, r.id DESC LIMIT 21 OFFSET 40',
     );
-    expect(compiled.params).toEqual(['%ops%', 21, 40]);
+    expect(compiled.params).toEqual(['%ops%']);
     expect(compiled.countParams).toEqual(['%ops%']);
     expect(compiled.countStatement(SCOPE)).toContain('AND (((r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text)) AND EXISTS');
     expect(compiled).toMatchObject({ pageSize: 20, limit: 21, top: 20, count: true, properties: ['id', 'groupKey'] });
@@ -93,8 +94,16 @@ describe('compileCollectionQuery: contract', () => {
     const second = compileCollectionQuery(next, GROUP_ENTITY);
     expect(second.where).toBe('r.is_active');
     expect(second.keyset).toBe('((r.name COLLATE "C", r.id) > ($3::text, $4::uuid))');
-    expect(second.params).toEqual(['Ops', '01234567-89ab-cdef-0123-456789abcdef', 101, 0]);
+    expect(second.params).toEqual(['Ops', '01234567-89ab-cdef-0123-456789abcdef']);
     expect(second.selectStatement(SCOPE)).toContain('WHERE r.tenant_key = $1 AND r.org_key = $2 AND (r.is_active) AND ((r.name COLLATE "C", r.id) > ($3::text, $4::uuid)) ORDER BY');
+  });
+
+  it('writes LIMIT and OFFSET as numbers (a plan can see them), never anything but safe integers', () => {
+    expect(limitClause(21, 40)).toBe('LIMIT 21 OFFSET 40');
+    for (const bad of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+      expect(() => limitClause(bad, 0)).toThrow(Error);
+      expect(() => limitClause(0, bad)).toThrow(Error);
+    }
   });
 
   it('refuses a $skiptoken of another query, or a forged one', () => {
@@ -106,6 +115,19 @@ describe('compileCollectionQuery: contract', () => {
     expect(errorOf(() => compileCollectionQuery({ $orderby: 'name', $skiptoken: token }, USER_ENTITY)).kind).toBe('invalidSkipToken');
     expect(errorOf(() => compileCollectionQuery({ $orderby: 'name', $skiptoken: token }, GROUP_ENTITY, { tokenContext: 'g1' })).kind).toBe('invalidSkipToken');
     expect(errorOf(() => compileCollectionQuery({ $skiptoken: 'garbage' }, GROUP_ENTITY)).message).toBe('Invalid $skiptoken: malformed');
+  });
+
+  it('binds the skip tokens of a reused query to the context it is re-bound to', () => {
+    const shared = compileCollectionQuery({ $select: 'id,userKey' }, USER_ENTITY, { firstParam: 4, maxPageSize: 2 });
+    const bound = shared.withTokenContext('g1');
+    expect(bound.selectStatement(SCOPE)).toBe(shared.selectStatement(SCOPE));
+    expect(bound.params).toEqual(shared.params);
+    const row = { [KEYSET_COLUMN]: ['alice', '01234567-89ab-cdef-0123-456789abcdef'] };
+    const token = bound.nextSkipToken(row);
+    expect(token).not.toBe(shared.nextSkipToken(row));
+    const resume = (tokenContext: string) => compileCollectionQuery({ $select: 'id,userKey', $skiptoken: token }, USER_ENTITY, { firstParam: 4, tokenContext });
+    expect(resume('g1').keyset).toBeDefined();
+    expect(errorOf(() => resume('g2')).kind).toBe('invalidSkipToken');
   });
 
   it('answers every client error with a 400 naming the problem', () => {

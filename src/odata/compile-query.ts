@@ -8,7 +8,7 @@ import { EntityModel, entityModelOf } from './entity-model.js';
 import { parseOrderBy } from './parse-expression.js';
 import { MAX_TOP, parseQuery, RawQuery } from './parse-query.js';
 import { compileKeyset, decodeSkipToken, encodeSkipToken, queryFingerprint } from './skiptoken.js';
-import { Aliases, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
+import { Aliases, limitClause, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
 
 /**
  * compileCollectionQuery(rawQuery, rootModel, options) → CompiledCollectionQuery
@@ -43,14 +43,20 @@ import { Aliases, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
  * - `selectStatement(scope)` / `countStatement(scope)`: the full statements, given the repository's
  *   scope predicate for alias `r`, e.g. `repository.scoped('r')`:
  *     SELECT <selectList> FROM <table> r WHERE <scope> AND (<where>) [AND <keyset>]
- *       ORDER BY <orderBy> LIMIT $L OFFSET $O            -- params: scopeParams ++ params
+ *       ORDER BY <orderBy> LIMIT <limit> OFFSET <offset>   -- params: scopeParams ++ params
  *     SELECT count(*) AS count FROM <table> r WHERE <scope> AND (<where>)   -- scopeParams ++ countParams
- *   (LIMIT/OFFSET are the last two of `params`.)
+ *   (LIMIT and OFFSET are literal numbers, not parameters: see `limitClause`.)
  * - `selectWithCountStatement(scope)`: the page and the total in one statement (one snapshot, one
  *   round trip): the select statement with the count statement as an uncorrelated scalar subquery
  *   (computed once) in the column `"__count"` of every row (strip it from the output). It reuses the
  *   same placeholders, so its params are the select statement's. A page without rows carries no
  *   count: then the count is 0 unless the page was skipped into ($skip, $skiptoken).
+ * - `pageJsonStatement(scope)`: the page as one JSON array (a statement of one row and one `json`
+ *   column, to embed as a scalar subquery next to other columns): the select statement's rows as
+ *   objects in page order, each with a `"__row"` (its position; strip it with the keyset column).
+ *   Same params as the select statement; `$count` is not part of it.
+ * - `withTokenContext(context)`: the same query compiled with another `tokenContext`, for a query
+ *   compiled once and reused for many parents (its SQL does not depend on the context).
  * - `nextSkipToken(row)`: the `$skiptoken` continuing after `row` (a row of the select result).
  * - `nextLinkQuery(row)`: the query options of the next page's link (`$skiptoken` replaces `$skip`,
  *   `$top` is reduced by the page size when given); the service adds it when `rows.length > pageSize`
@@ -67,6 +73,7 @@ export interface CompileCollectionOptions {
 export const DEFAULT_PAGE_SIZE = 100;
 export const KEYSET_COLUMN = '__keyset';
 export const COUNT_COLUMN = '__count';
+export const ROW_NUMBER_COLUMN = '__row';
 
 export interface CompiledCollectionQuery {
   readonly query: ODataQuery;
@@ -80,6 +87,7 @@ export interface CompiledCollectionQuery {
   readonly expanded: readonly string[];
   readonly keysetColumn: string;
   readonly countColumn: string;
+  readonly rowNumberColumn: string;
   readonly where: string;
   readonly keyset: string | undefined;
   readonly orderBy: string;
@@ -96,6 +104,8 @@ export interface CompiledCollectionQuery {
   selectStatement(scopePredicate: string): string;
   countStatement(scopePredicate: string): string;
   selectWithCountStatement(scopePredicate: string): string;
+  pageJsonStatement(scopePredicate: string): string;
+  withTokenContext(context: string): CompiledCollectionQuery;
   nextSkipToken(row: Readonly<Record<string, unknown>>): string;
   nextLinkQuery(row: Readonly<Record<string, unknown>>): Record<string, string>;
 }
@@ -149,13 +159,12 @@ export function compileCollectionQuery(
   const pageSize = Math.min(query.top ?? Number.POSITIVE_INFINITY, maxPageSize);
   const limit = pageSize + 1;
   const offset = query.skip ?? 0;
-  const limitParam = params.add(limit, 'bigint');
-  const offsetParam = params.add(offset, 'bigint');
+  const page = limitClause(limit, offset);
 
   const table = model.table;
   const pageStatement = (items: string, scopePredicate: string) => {
     const filters = [scopePredicate, `(${where})`, ...(keyset ? [keyset] : [])].join(' AND ');
-    return `SELECT ${items} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} LIMIT ${limitParam} OFFSET ${offsetParam}`;
+    return `SELECT ${items} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} ${page}`;
   };
   const countStatement = (scopePredicate: string) => `SELECT count(*) AS count FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})`;
   const compiled: CompiledCollectionQuery = {
@@ -168,6 +177,7 @@ export function compileCollectionQuery(
     expanded: expand.columns,
     keysetColumn: KEYSET_COLUMN,
     countColumn: COUNT_COLUMN,
+    rowNumberColumn: ROW_NUMBER_COLUMN,
     where,
     keyset,
     orderBy,
@@ -191,6 +201,15 @@ export function compileCollectionQuery(
       // The subquery's own `FROM <table> <alias>` shadows the outer alias, so the same predicate
       // text counts the same rows, uncorrelated with the outer query.
       return pageStatement(`${selectList}, (${countStatement(scopePredicate)}) AS "${COUNT_COLUMN}"`, scopePredicate);
+    },
+    pageJsonStatement(scopePredicate: string): string {
+      // json_agg keeps no order of its input by itself, so the rows carry their position. `json`
+      // (not jsonb) keeps the columns in select-list order: the same objects as the select statement's.
+      const numbered = pageStatement(`${selectList}, row_number() OVER (ORDER BY ${orderBy}) AS "${ROW_NUMBER_COLUMN}"`, scopePredicate);
+      return `SELECT coalesce(json_agg(page_rows ORDER BY page_rows."${ROW_NUMBER_COLUMN}"), '[]'::json) FROM (${numbered}) page_rows`;
+    },
+    withTokenContext(context: string): CompiledCollectionQuery {
+      return compileCollectionQuery(query, model, { ...options, tokenContext: context });
     },
     nextSkipToken(row) {
       const values = row[KEYSET_COLUMN];

@@ -6,7 +6,7 @@ import { compileSearch } from './compile-search.js';
 import { EntityModel, idProperty, resolveMember, resolveNavigation } from './entity-model.js';
 import { ODataErrors } from './odata-error.js';
 import { parseOrderBy } from './parse-expression.js';
-import { Aliases, Binding, linkCorrelation, newScope, SqlParams, targetJoin } from './sql.js';
+import { Aliases, Binding, limitClause, linkCorrelation, newScope, SqlParams, targetJoin } from './sql.js';
 
 /**
  * `$select` and `$expand` → select-list items.
@@ -82,8 +82,7 @@ export function compileExpand(expand: readonly ExpandItem[] | undefined, parent:
     const order = orderByClause(keys);
     const properties = selectedProperties(options.select, target);
     const nested = compileExpand(options.expand, rows.scope.it, params, aliases);
-    const limit = params.add(options.top ?? DEFAULT_EXPAND_TOP, 'bigint');
-    const offset = params.add(options.skip ?? 0, 'bigint');
+    const page = limitClause(options.top ?? DEFAULT_EXPAND_TOP, options.skip ?? 0);
     const x = `${rows.alias}_x`;
     const inner = [
       ...properties.map((property) => `${jsonValue(property, rows.alias)} AS "${property.name}"`),
@@ -93,7 +92,7 @@ export function compileExpand(expand: readonly ExpandItem[] | undefined, parent:
     const object = [...properties.map((property) => property.name), ...nested.columns].map((name) => `'${name}', ${x}."${name}"`);
     items.push(
       `COALESCE((SELECT json_agg(json_build_object(${object.join(', ')}) ORDER BY ${x}.o_n) FROM ` +
-        `(SELECT ${inner.join(', ')} ${rows.sql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}) ${x}), '[]'::json) AS "${navigation.name}"`,
+        `(SELECT ${inner.join(', ')} ${rows.sql} ORDER BY ${order} ${page}) ${x}), '[]'::json) AS "${navigation.name}"`,
     );
     columns.push(navigation.name);
     if (options.count) {

@@ -78,6 +78,20 @@ export class SqlParams {
   }
 }
 
+/**
+ * `LIMIT n OFFSET m` with the numbers written into the SQL, not bound. PostgreSQL cannot estimate a
+ * bound LIMIT when it plans a prepared statement generically (it assumes 10 % of the rows), so such
+ * a plan always looks costlier than a custom one and every execution is planned anew — which cost
+ * more than executing the page. With literals, repeated statements settle on one generic plan. The
+ * numbers are the parser's validated integers; anything else is a programming error.
+ */
+export function limitClause(limit: number, offset: number): string {
+  for (const value of [limit, offset]) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`LIMIT/OFFSET must be non-negative safe integers, got ${value}`);
+  }
+  return `LIMIT ${limit} OFFSET ${offset}`;
+}
+
 /** Aliases for the tables of navigation subqueries: `o_m1`, `o_t1`, … (the root alias is the caller's). */
 export class Aliases {
   private counter = 0;

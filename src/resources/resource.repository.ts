@@ -1,18 +1,22 @@
 import { ScopedRepository } from '../database/scoped-repository.js';
 import type { CompiledCollectionQuery } from '../odata/compile-query.js';
+import { limitClause } from '../odata/sql.js';
 import type { TableStatistics } from '../database/table-statistics.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { Scope } from '../tenancy/scope.js';
 import { PropertyModel, propertyOf, ResourceModel } from './resource-model.js';
 
 /** A stored record: the model's properties by API name, plus its row version. */
-export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number; memberCount?: number };
+export type ResourceRow = Record<string, unknown> & { id: string; rowVersion: number };
 
 export interface FindOptions {
   /** Lock the row for the rest of the transaction (read-modify-write). */
   lock?: boolean;
-  /** Also count the record's memberships, by this column (`memberCount`). */
-  countMembersBy?: 'group_id' | 'user_id';
+  /**
+   * More select items over the record, aliased `o` (e.g. its member count and first members, so a
+   * GET is one statement), with their parameters: they are bound from $4 on. They land in the row.
+   */
+  columns?: { sql: string; params: readonly unknown[] };
 }
 
 export interface CollectionRows {
@@ -32,7 +36,9 @@ export interface Resolved {
  * parameters; identifiers come only from the model.
  */
 export class ResourceRepository extends ScopedRepository {
+  /** The record's properties and row version, for the table aliased `r`, and aliased `o` (finds). */
   private readonly selectList: string;
+  private readonly ownerSelectList: string;
   private readonly keyColumn: string;
 
   constructor(
@@ -41,10 +47,10 @@ export class ResourceRepository extends ScopedRepository {
     private readonly statistics: TableStatistics,
   ) {
     super(uow);
-    this.selectList = [
-      ...model.properties.map((property) => `r.${property.column} AS "${property.name}"`),
-      'r.row_version AS "rowVersion"',
-    ].join(', ');
+    const selectList = (alias: string) =>
+      [...model.properties.map((property) => `${alias}.${property.column} AS "${property.name}"`), `${alias}.row_version AS "rowVersion"`].join(', ');
+    this.selectList = selectList('r');
+    this.ownerSelectList = selectList('o');
     this.keyColumn = propertyOf(model, model.keyProperty).column;
   }
 
@@ -56,24 +62,20 @@ export class ResourceRepository extends ScopedRepository {
     // NO KEY UPDATE: excludes other writers of this row but not the KEY SHARE locks that foreign-key
     // checks of new memberships take, so group-side and user-side membership writes cannot deadlock.
     const lock = options.lock ? ' FOR NO KEY UPDATE' : '';
-    // The member count rides along when asked (a single-resource GET shows it): one statement less.
-    const count = options.countMembersBy
-      ? `, (SELECT count(*) FROM memberships m WHERE m.tenant_key = r.tenant_key AND m.org_key = r.org_key
-            AND m.${options.countMembersBy} = r.id)::int AS "memberCount"`
-      : '';
+    const items = options.columns ? `${this.ownerSelectList}, ${options.columns.sql}` : this.ownerSelectList;
+    const params = [idOrKey, ...(options.columns?.params ?? [])];
     if (isUuid(idOrKey)) {
       const byId = await this.run<ResourceRow>(
         scope,
-        `SELECT ${this.selectList}${count} FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3${lock}`,
-        [idOrKey],
+        `SELECT ${items} FROM ${this.model.table} o WHERE ${this.scoped('o')} AND o.id = $3${lock}`,
+        params,
       );
       if (byId.rows[0]) return byId.rows[0];
     }
     const byKey = await this.run<ResourceRow>(
       scope,
-      `SELECT ${this.selectList}${count} FROM ${this.model.table} r
-        WHERE ${this.scoped('r')} AND lower(r.${this.keyColumn}) = lower($3)${lock}`,
-      [idOrKey],
+      `SELECT ${items} FROM ${this.model.table} o WHERE ${this.scoped('o')} AND lower(o.${this.keyColumn}) = lower($3)${lock}`,
+      params,
     );
     return byKey.rows[0];
   }
@@ -83,8 +85,7 @@ export class ResourceRepository extends ScopedRepository {
     const { rows } = await this.run<ResourceRow>(
       scope,
       `SELECT ${this.selectList} FROM ${this.model.table} r WHERE ${this.scoped('r')}
-        ORDER BY lower(r.${this.keyColumn}), r.id LIMIT $3 OFFSET $4`,
-      [limit, offset],
+        ORDER BY lower(r.${this.keyColumn}), r.id ${limitClause(limit, offset)}`,
     );
     return rows;
   }

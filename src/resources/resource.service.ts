@@ -4,11 +4,10 @@ import { etagOf, ifMatchSatisfied } from '../common/http/etag.js';
 import type { ReferenceKind } from '../common/validation/reference-list.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import type { MembershipSide } from '../memberships/membership-side.js';
-import { MembershipsRepository } from '../memberships/memberships.repository.js';
+import { MemberPage, MembershipsRepository } from '../memberships/memberships.repository.js';
 import { collectionBody, ODataCollection } from '../odata/collection-body.js';
-import { compileCollectionQuery } from '../odata/compile-query.js';
-import type { ODataQuery } from '../odata/ast.js';
-import { parseQuery, RawQuery } from '../odata/parse-query.js';
+import { CompiledCollectionQuery, compileCollectionQuery } from '../odata/compile-query.js';
+import type { RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
 import { SUMMARY_PROPERTIES } from './resource-model.js';
 import { FindOptions, ResourceRepository, ResourceRow } from './resource.repository.js';
@@ -64,10 +63,12 @@ export abstract class ResourceService {
     return this.owners.collectionCount(scope, compileCollectionQuery(rawQuery, this.side.owner));
   }
 
-  /** The resource with its first members inline, their total, and a link to the rest. */
+  /** The resource with its first members inline, their total, and a link to the rest: one statement. */
   async get(scope: Scope, idOrKey: string): Promise<Resource> {
-    const row = await this.findOrFail(scope, idOrKey, { countMembersBy: this.side.ownerColumn });
-    return this.withMembers(scope, row);
+    const query = this.inlineMembersQuery;
+    const columns = { sql: this.memberships.firstPageColumns(this.side, 'o.id', query), params: query.params };
+    const { memberCount, memberRows, ...row } = await this.findOrFail(scope, idOrKey, { columns });
+    return this.withMemberPage(scope, row as ResourceRow, { memberCount, memberRows } as MemberPage);
   }
 
   /** Creates the resource with its first members; returns its representation. */
@@ -232,20 +233,17 @@ export abstract class ResourceService {
    * total, and — when there are more — a keyset link to the next page of the member collection.
    */
   private async withMembers(scope: Scope, row: ResourceRow): Promise<Resource> {
-    const query = compileCollectionQuery(this.inlineMembersQuery, this.side.member, {
-      maxPageSize: INLINE_MEMBERS,
-      firstParam: 4,
-      tokenContext: row.id,
-    });
-    const [page, count] = await Promise.all([
-      this.memberships.collection(scope, this.side, row.id, query),
-      row.memberCount ?? this.memberships.count(scope, this.side, row.id),
-    ]);
-    const members = collectionBody(page.rows, query, undefined, {
+    return this.withMemberPage(scope, row, await this.memberships.firstPage(scope, this.side, row.id, this.inlineMembersQuery));
+  }
+
+  private withMemberPage(scope: Scope, row: ResourceRow, { memberCount, memberRows }: MemberPage): Resource {
+    // The shared query's skip tokens are bound to no parent: a next link needs this owner's.
+    const query = memberRows.length > INLINE_MEMBERS ? this.inlineMembersQuery.withTokenContext(row.id) : this.inlineMembersQuery;
+    const members = collectionBody(memberRows, query, undefined, {
       context: '',
       selfPath: `${this.collectionPath(scope)}/${row.id}/${this.side.navigation}`,
     });
-    return this.representation(row, members.value, count, members['@odata.nextLink']);
+    return this.representation(row, members.value, memberCount, members['@odata.nextLink']);
   }
 
   /** The resource, its first members, their total and (when there are more) the link to the rest. */
@@ -256,19 +254,25 @@ export abstract class ResourceService {
     return resource;
   }
 
-  /** The member properties shown inline: a summary, not the whole record (parsed once). */
-  private get inlineMembersQuery(): ODataQuery {
-    if (!this.parsedInlineMembersQuery) {
+  /**
+   * The first page of members shown inline: a summary of each, not the whole record. Compiled once
+   * (parameters from $4, after the owner's $3): its SQL is the same for every owner.
+   */
+  private get inlineMembersQuery(): CompiledCollectionQuery {
+    if (!this.compiledInlineMembersQuery) {
       const names = SUMMARY_PROPERTIES.filter((name) => this.side.member.properties.some((property) => property.name === name));
-      this.parsedInlineMembersQuery = parseQuery({ $select: names.join(',') });
+      this.compiledInlineMembersQuery = compileCollectionQuery({ $select: names.join(',') }, this.side.member, {
+        maxPageSize: INLINE_MEMBERS,
+        firstParam: 4,
+      });
     }
-    return this.parsedInlineMembersQuery;
+    return this.compiledInlineMembersQuery;
   }
 
-  private parsedInlineMembersQuery?: ODataQuery;
+  private compiledInlineMembersQuery?: CompiledCollectionQuery;
 }
 
 function toResource(row: ResourceRow): Resource {
-  const { rowVersion: _version, memberCount: _count, ...resource } = row;
+  const { rowVersion: _version, ...resource } = row;
   return resource;
 }

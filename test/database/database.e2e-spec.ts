@@ -13,6 +13,8 @@ import { translatePostgresError } from '../../src/common/errors/postgres-errors.
 import { Database, DatabaseSettings } from '../../src/database/database.js';
 import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { UnitOfWork } from '../../src/database/unit-of-work.js';
+import { compileCollectionQuery } from '../../src/odata/compile-query.js';
+import { GROUP_ENTITY } from '../../src/odata/entity-model.js';
 import { createTestDatabase, TestDatabase } from '../support/test-database.js';
 import { TEST_JWT_SECRET, tokenForUrl } from '../support/tokens.js';
 
@@ -235,6 +237,34 @@ describe('database (configured)', () => {
       await uow.transaction(scope, async (tx) => {
         for (let i = 0; i < 3; i++) expect((await uow.query<{ n: number }>(tx, sql, [i])).rows).toEqual([{ n: i }]);
         expect((await preparedTexts(uow, tx)).some((row) => row.statement === sql)).toBe(false);
+      });
+    });
+
+    it('settles a repeated OData page statement on one generic plan instead of planning every run', async () => {
+      // Enough rows that a plan costed for "10 % of the table" (what PostgreSQL assumes for a bound
+      // LIMIT it cannot see) looks worse than a custom plan: with LIMIT as a parameter, every
+      // execution was planned anew.
+      const plans = { tenantKey: 'uow', orgKey: 'plans' };
+      await database.dataSource.query(
+        `INSERT INTO groups (tenant_key, org_key, group_key, name)
+         SELECT 'uow', 'plans', 'g-' || n, 'Group ' || n FROM generate_series(1, 3000) AS n`,
+      );
+      await database.dataSource.query('ANALYZE groups');
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const query = compileCollectionQuery({ $filter: "groupKey eq 'g-1'", $expand: 'users' }, GROUP_ENTITY);
+      const sql = query.selectStatement('r.tenant_key = $1 AND r.org_key = $2');
+      await uow.transaction(plans, async (tx) => {
+        for (let run = 0; run < 8; run++) {
+          const { rows } = await uow.query<{ groupKey: string }>(tx, sql, [plans.tenantKey, plans.orgKey, ...query.params]);
+          expect(rows.map((row) => row.groupKey)).toEqual(['g-1']);
+        }
+        const { rows } = await uow.query<{ generic: string; custom: string }>(
+          tx,
+          'SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement = $1',
+          [sql],
+        );
+        expect(rows).toHaveLength(1);
+        expect(Number(rows[0]!.generic)).toBeGreaterThan(0);
       });
     });
 
