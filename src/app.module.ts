@@ -1,10 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
 import { AppExceptionFilter } from './common/errors/exception.filter.js';
-import { JsonBodyInterceptor } from './common/http/json-body.interceptor.js';
 import { AppValidationPipe } from './common/validation/app-validation.pipe.js';
 import { ConfigGlobalsModule } from './config/config-globals.module.js';
 import { validateEnvironment } from './config/environment.js';
@@ -51,7 +50,6 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: AppExceptionFilter },
-        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         { provide: APP_PIPE, useClass: AppValidationPipe },
       ],
     };

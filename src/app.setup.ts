@@ -11,8 +11,9 @@ import { AppLogger } from './observability/logging.js';
  */
 export async function createApp(options: AppModuleOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(options), {
-    // Bodies are parsed by JsonBodyInterceptor, after authentication, so that parse errors get the
-    // OData error shape and unauthenticated bodies are never read.
+    // Bodies are parsed by JsonBodyInterceptor (on the handlers marked @ReadsJsonBody), after
+    // authentication, so that parse errors get the OData error shape and unauthenticated bodies are
+    // never read.
     bodyParser: false,
     bufferLogs: true,
   });

@@ -41,6 +41,7 @@ import {
   withEtag,
 } from '../resources/resource-http.js';
 import { ActsOn } from '../auth/auth.decorators.js';
+import { ReadsJsonBody } from '../common/http/json-body.interceptor.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
 import type { Scope } from '../tenancy/scope.js';
 import { ScopeGuard } from '../tenancy/scope.guard.js';
@@ -111,6 +112,7 @@ export class GroupsController {
     return this.groups.listMembers(scope, idOrKey, query, applyMaxPageSize(request, response));
   }
 
+  @ReadsJsonBody()
   @Post()
   @ApiOperation({ summary: 'Create a group (optionally with users)' })
   @ApiHeader({ name: 'Prefer', required: false, description: 'return=representation → the group instead of its id' })
@@ -129,6 +131,7 @@ export class GroupsController {
   }
 
   /** add | addById | remove | removeById: the body lists userKeys (or ids). */
+  @ReadsJsonBody()
   @Post(':idOrKey/users/:action')
   @ApiOperation({ summary: 'Add or remove users by userKey (add, remove) or id (addById, removeById); idempotent' })
   @ApiParam({ name: 'action', enum: ['add', 'addById', 'remove', 'removeById'] })
@@ -155,6 +158,7 @@ export class GroupsController {
   }
 
   /** Replaces the members with the userKeys given. */
+  @ReadsJsonBody()
   @Put(':idOrKey/users')
   @ApiOperation({ summary: 'Replace the users with the userKeys given' })
   @ApiBody({ schema: { type: 'array', items: { type: 'string' }, maxItems: 10_000 } })
@@ -176,6 +180,7 @@ export class GroupsController {
   }
 
   /** Setters: the body is the new JSON value of email | groupKey | isActive | name | notes. */
+  @ReadsJsonBody()
   @Put(':idOrKey/:property')
   @ApiOperation({ summary: 'Set one property; the body is its JSON value (null clears email/notes)' })
   @ApiParam({ name: 'property', enum: GROUP_WRITABLE })
@@ -198,6 +203,7 @@ export class GroupsController {
     return setterResponse(request, response, await this.groups.update(scope, idOrKey, change, actor, ifMatchOf(request)));
   }
 
+  @ReadsJsonBody()
   @Patch(':idOrKey')
   @ApiOperation({ summary: 'Change some properties (not users)' })
   @ApiHeader({ name: 'If-Match', required: false })
@@ -214,6 +220,7 @@ export class GroupsController {
     return withEtag(response, await this.groups.update(scope, idOrKey, pickDefined(dto, GROUP_WRITABLE), actor, ifMatchOf(request)));
   }
 
+  @ReadsJsonBody()
   @Put(':idOrKey')
   @ApiOperation({ summary: 'Replace the whole group, users included (omitted email/notes are cleared)' })
   @ApiHeader({ name: 'If-Match', required: false })

@@ -41,6 +41,7 @@ import {
   withEtag,
 } from '../resources/resource-http.js';
 import { ActsOn } from '../auth/auth.decorators.js';
+import { ReadsJsonBody } from '../common/http/json-body.interceptor.js';
 import { Actor, RequestScope } from '../tenancy/request-scope.decorator.js';
 import type { Scope } from '../tenancy/scope.js';
 import { ScopeGuard } from '../tenancy/scope.guard.js';
@@ -111,6 +112,7 @@ export class UsersController {
     return this.users.listMembers(scope, idOrKey, query, applyMaxPageSize(request, response));
   }
 
+  @ReadsJsonBody()
   @Post()
   @ApiOperation({ summary: 'Create a user (optionally with groups)' })
   @ApiHeader({ name: 'Prefer', required: false, description: 'return=representation → the user instead of its id' })
@@ -129,6 +131,7 @@ export class UsersController {
   }
 
   /** add | addById | remove | removeById: the body lists groupKeys (or ids). */
+  @ReadsJsonBody()
   @Post(':idOrKey/groups/:action')
   @ApiOperation({ summary: 'Add or remove groups by groupKey (add, remove) or id (addById, removeById); idempotent' })
   @ApiParam({ name: 'action', enum: ['add', 'addById', 'remove', 'removeById'] })
@@ -155,6 +158,7 @@ export class UsersController {
   }
 
   /** Replaces the user's groups with the groupKeys given. */
+  @ReadsJsonBody()
   @Put(':idOrKey/groups')
   @ApiOperation({ summary: 'Replace the groups with the groupKeys given' })
   @ApiBody({ schema: { type: 'array', items: { type: 'string' }, maxItems: 10_000 } })
@@ -176,6 +180,7 @@ export class UsersController {
   }
 
   /** Setters: the body is the new JSON value of email | userKey | isActive | name. */
+  @ReadsJsonBody()
   @Put(':idOrKey/:property')
   @ApiOperation({ summary: 'Set one property; the body is its JSON value (null clears email)' })
   @ApiParam({ name: 'property', enum: USER_WRITABLE })
@@ -198,6 +203,7 @@ export class UsersController {
     return setterResponse(request, response, await this.users.update(scope, idOrKey, change, actor, ifMatchOf(request)));
   }
 
+  @ReadsJsonBody()
   @Patch(':idOrKey')
   @ApiOperation({ summary: 'Change some properties (not groups)' })
   @ApiHeader({ name: 'If-Match', required: false })
@@ -214,6 +220,7 @@ export class UsersController {
     return withEtag(response, await this.users.update(scope, idOrKey, pickDefined(dto, USER_WRITABLE), actor, ifMatchOf(request)));
   }
 
+  @ReadsJsonBody()
   @Put(':idOrKey')
   @ApiOperation({ summary: 'Replace the whole user, groups included (omitted email is cleared)' })
   @ApiHeader({ name: 'If-Match', required: false })

@@ -1,10 +1,20 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, UseInterceptors } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import express, { type Request, type Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../errors/app-error.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { AppConfig } from '../../config/app-config.js';
+
+/**
+ * Marks a handler that takes a JSON body (every POST, PUT and PATCH route): JsonBodyInterceptor reads
+ * it after the guards. Handlers without it never read a body. Not a global interceptor on purpose:
+ * any global interceptor makes Nest run every request through an rxjs pipeline, which cost about a
+ * tenth of the throughput of simple reads (measured with the bench).
+ */
+export function ReadsJsonBody(): MethodDecorator {
+  return UseInterceptors(JsonBodyInterceptor);
+}
 
 /**
  * Parses JSON request bodies for the routes that are about to run, after the guards: a request
