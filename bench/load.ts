@@ -14,8 +14,12 @@ export interface Measurement {
   /** non-2xx responses + socket errors (timeouts included). */
   readonly errors: number;
   readonly statusCodes: Record<string, number>;
-  /** service req/s ÷ this baseline's req/s (service rows: ÷ the main baseline). */
+  /** service req/s ÷ this baseline's req/s (service rows: ÷ the main baseline); over rounds, the median ratio. */
   ratio?: number;
+  /** Over several rounds: the lowest and highest of the per-round ratios. */
+  ratioRange?: readonly [number, number];
+  /** How many runs this row sums up (the one shown is the run of median req/s). */
+  rounds?: number;
   readonly note?: string;
 }
 
@@ -112,11 +116,25 @@ export function formatTable(rows: readonly Measurement[]): string {
     latency(row.p50),
     latency(row.p99),
     row.errors === 0 ? '0' : `${row.errors} (${Object.entries(row.statusCodes).filter(([code]) => !code.startsWith('2')).map(([code, n]) => `${code}×${n}`).join(' ') || 'socket'})`,
-    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,
+    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×${row.ratioRange ? ` (${row.ratioRange[0].toFixed(2)}–${row.ratioRange[1].toFixed(2)})` : ''}`,
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => (column >= 2 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ');
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** The run of median req/s among runs of one target (the lower middle one for an even count). */
+export function medianRun(runs: readonly Measurement[]): Measurement {
+  if (runs.length === 0) throw new Error('no runs');
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, rounds: runs.length };
+}
+
+/** The median of numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function latency(ms: number): string {

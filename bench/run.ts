@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
 import { BenchScope, dropDatabase, prepareDatabase, SCALES, ScaleSpec, scopesOf, userKey, W3_GROUP_KEY, withClient } from './dataset.js';
-import { formatTable, measure, Measurement } from './load.js';
+import { formatTable, measure, Measurement, median, medianRun } from './load.js';
 import { summarizeProfiles } from './profile-summary.js';
 import { Random } from './random.js';
 import { RunningServer, startServer, stopAll } from './servers.js';
@@ -25,6 +25,7 @@ const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'] as const;
 interface Options {
   spec: ScaleSpec;
   duration: number;
+  rounds: number;
   connections: number;
   warmup: number;
   keep: boolean;
@@ -41,7 +42,8 @@ function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
       scale: { type: 'string', default: 'S' },
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       keep: { type: 'boolean', default: false },
@@ -57,7 +59,7 @@ function parseOptions(): Options {
   });
   if (values.help) {
     console.log(
-      'npm run bench -- [--scale S|M] [--duration SECONDS] [--connections N] [--warmup SECONDS] [--keep] [--fresh]\n' +
+      'npm run bench -- [--scale S|M] [--duration SECONDS] [--rounds N] [--connections N] [--warmup SECONDS] [--keep] [--fresh]\n' +
         '                 [--only W1,W2,…] [--w6-calls N] [--seed N] [--profile] [--json FILE]\n' +
         'BENCH_DATABASE_URL: admin connection (default postgres://postgres@127.0.0.1:5432/postgres)',
     );
@@ -75,6 +77,7 @@ function parseOptions(): Options {
   return {
     spec: SCALES[scale],
     duration: positive('duration', values.duration),
+    rounds: Math.floor(positive('rounds', values.rounds)),
     connections: Math.floor(positive('connections', values.connections)),
     warmup: positive('warmup', values.warmup, 0),
     keep: values.keep,
@@ -144,11 +147,47 @@ async function main(): Promise<void> {
       rows.push(row);
       return row;
     };
+    /**
+     * W1–W3: the service and its baselines, measured in `--rounds` rounds, the order reversed every
+     * other round, so that a load drifting on the machine hits both sides alike. Each row is the
+     * target's run of median req/s; a ratio is the median of the per-round ratios, with their range.
+     */
+    const compare = async (workload: string, description: string, contenders: Array<{ target: string; server: RunningServer; requests: () => autocannon.Request[] }>) => {
+      const runs = contenders.map(() => [] as Measurement[]);
+      for (let round = 0; round < options.rounds; round++) {
+        const order = contenders.map((_, index) => index);
+        if (round % 2 === 1) order.reverse();
+        for (const index of order) {
+          const { target, server, requests } = contenders[index]!;
+          log(`  ${workload} ${target} (round ${round + 1}/${options.rounds}) …`);
+          runs[index]!.push(await measure({ workload, description, target }, { url: server.baseUrl, requests: requests(), ...common }));
+        }
+      }
+      const medians = runs.map(medianRun);
+      const ratioOver = (other: readonly Measurement[]) => {
+        const ratios = runs[0]!.map((service, round) => service.rps / other[round]!.rps);
+        return { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const };
+      };
+      if (runs.length > 1) Object.assign(medians[0]!, ratioOver(runs[1]!));
+      for (let index = 2; index < runs.length; index++) Object.assign(medians[index]!, ratioOver(runs[index]!));
+      rows.push(...medians);
+    };
     const get = (path: string, scope: BenchScope = home, headers: Record<string, string> = {}): autocannon.Request => ({
       method: 'GET',
       path,
       headers: { authorization: auth(scope), ...headers },
     });
+
+    /** The service, the baseline, and the baseline with the service's SQL predicates (`_sql=service`). */
+    const contendersFor = (path: string) => [
+      { target: 'service', server: service, requests: () => [get(path)] },
+      ...(baseline
+        ? [
+            { target: 'baseline', server: baseline, requests: () => [get(path)] },
+            { target: 'baseline, service SQL', server: baseline, requests: () => [get(`${path}&_sql=service`)] },
+          ]
+        : []),
+    ];
 
     // W1: GET /groups/{key}, keys drawn (seeded) from a fixed sample of every scope's groups.
     if (options.only.has('W1')) {
@@ -178,11 +217,10 @@ async function main(): Promise<void> {
         usersCount: body.usersCount,
         users: (body.users as { id: string }[]).map((user) => user.id),
       }));
-      const svc = await run({ workload: 'W1', description: 'GET /groups/{key}, random keys', target: 'service' }, service, randomKeys());
-      if (baseline) {
-        const base = await run({ workload: 'W1', description: 'GET /groups/{key}, random keys', target: 'baseline' }, baseline, randomKeys());
-        svc.ratio = svc.rps / base.rps;
-      }
+      await compare('W1', 'GET /groups/{key}, random keys', [
+        { target: 'service', server: service, requests: randomKeys },
+        ...(baseline ? [{ target: 'baseline', server: baseline, requests: randomKeys }] : []),
+      ]);
     }
 
     // W2: contains(name,'alpha') ordered by name, top 20, with the count.
@@ -193,7 +231,7 @@ async function main(): Promise<void> {
         count: body['@odata.count'],
         ids: (body.value as { id: string }[]).map((group) => group.id),
       }));
-      await comparePlainBaseline('W2', 'odata contains(name) + orderby + $count', service, baseline, path, get, run);
+      await compare('W2', 'odata contains(name) + orderby + $count', contendersFor(path));
     }
 
     // W3: one ~100-member group by key with its users expanded.
@@ -203,7 +241,7 @@ async function main(): Promise<void> {
         const groups = body.value as { id: string; users: { id: string }[] }[];
         return groups.map((group) => ({ id: group.id, users: group.users.map((user) => user.id) }));
       });
-      await comparePlainBaseline('W3', 'odata groupKey eq + $expand=users', service, baseline, path, get, run);
+      await compare('W3', 'odata groupKey eq + $expand=users', contendersFor(path));
     }
 
     // W4: a page deep in the key order, by $skiptoken (keyset) and by $skip (offset).
@@ -292,7 +330,8 @@ async function main(): Promise<void> {
     `Scale ${spec.name}: ${database.counts.groups.toLocaleString('en-US')} groups, ${database.counts.users.toLocaleString('en-US')} users, ` +
       `${database.counts.memberships.toLocaleString('en-US')} memberships in ${spec.scopes} scopes; dataset ` +
       (database.reused ? 'reused (kept from an earlier run)' : `loaded in ${(database.loadMs / 1000).toFixed(1)} s`),
-    `Load: autocannon, ${options.duration} s per run after ${options.warmup} s warm-up, ${options.connections} connections (W6: 1), client on the same machine`,
+    `Load: autocannon, ${options.duration} s per run after ${options.warmup} s warm-up, ${options.connections} connections (W6: 1), client on the same machine; ` +
+      `W1–W3 in ${options.rounds} round${options.rounds === 1 ? '' : 's'} (rows: the median run)`,
     machine,
     `1-minute load average before the bench: ${loadBefore.toFixed(2)}` +
       (loadBefore > 0.5 ? ' — other processes were using the CPU: treat absolute numbers with care' : '') +
@@ -309,7 +348,8 @@ async function main(): Promise<void> {
     `W6  POST /groups/{key}/users/add with ${spec.bulkAddKeys.toLocaleString('en-US')} userKeys into an empty group, ${options.w6Calls} calls one at a time: p50/p99 = time per call` +
       (spec.bulkAddKeys < 10_000 ? ` (scale S has ${spec.usersPerScope.toLocaleString('en-US')} users per scope; run --scale M for 10,000)` : ''),
     '',
-    'errors = non-2xx + socket errors. svc/base = service req/s ÷ baseline req/s (on a "baseline, service SQL" row: ÷ that row).',
+    'errors = non-2xx + socket errors. svc/base = service req/s ÷ baseline req/s (on a "baseline, service SQL" row: ÷ that row),',
+    '  the median of the rounds\' ratios (each round measures both sides back to back), with their range in parentheses.',
     '"baseline" = bench/baseline-server.ts (node:http + pg, one hand-written statement per request, index-friendly predicates);',
     '"baseline, service SQL" = the same server using exactly the predicates the service generates.',
     `Total bench time ${total.toFixed(0)} s.`,
@@ -317,24 +357,6 @@ async function main(): Promise<void> {
   console.log(report);
   if (options.json) writeFileSync(options.json, JSON.stringify({ scale: spec.name, options: { ...options, spec: undefined, only: [...options.only] }, database, machine, rows }, null, 2));
   if (options.profile) console.log(`\n${summarizeProfiles(profileDir)}`);
-}
-
-/** The service row, the baseline row and the baseline-with-the-service's-SQL row of W2/W3. */
-async function comparePlainBaseline(
-  workload: string,
-  description: string,
-  service: RunningServer,
-  baseline: RunningServer | undefined,
-  path: string,
-  get: (path: string) => autocannon.Request,
-  run: (label: Parameters<typeof measure>[0], server: RunningServer, requests: autocannon.Request[]) => Promise<Measurement>,
-): Promise<void> {
-  const svc = await run({ workload, description, target: 'service' }, service, [get(path)]);
-  if (!baseline) return;
-  const base = await run({ workload, description, target: 'baseline' }, baseline, [get(path)]);
-  svc.ratio = svc.rps / base.rps;
-  const plain = await run({ workload, description, target: 'baseline, service SQL' }, baseline, [get(`${path}&_sql=service`)]);
-  plain.ratio = svc.rps / plain.rps;
 }
 
 /** Follows `@odata.nextLink` with `Prefer: odata.maxpagesize=1000` until `depth` rows are behind; returns that $skiptoken. */
