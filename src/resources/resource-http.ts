@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { etagOf, ifNoneMatchHit } from '../common/http/etag.js';
+import { etagOf, etagOfJson, ifNoneMatchHit } from '../common/http/etag.js';
 import { preferredMaxPageSize, prefersRepresentation } from '../common/http/prefer.js';
 import { MAX_TOP } from '../odata/parse-query.js';
 import type { ReferenceKind } from '../common/validation/reference-list.js';
@@ -17,13 +17,21 @@ export function withEtag(response: Response, resource: Resource): Resource {
   return resource;
 }
 
-/** A single-resource GET: `ETag`, and 304 without a body when `If-None-Match` already has it. */
-export function conditionalGet(request: Request, response: Response, resource: Resource): Resource | undefined {
-  const tag = etagOf(resource);
+/**
+ * A single-resource GET: `ETag`, and 304 without a body when `If-None-Match` already has it. The
+ * body is returned as JSON text, serialized once: the tag is the hash of these very bytes (a
+ * group's representation carries up to 1,000 members; serializing it twice was measurable).
+ */
+export function conditionalGet(request: Request, response: Response, resource: Resource): string | undefined {
+  const json = JSON.stringify(resource);
+  const tag = etagOfJson(json);
   response.setHeader('ETag', tag);
-  if (!ifNoneMatchHit(request, tag)) return resource;
-  response.status(304);
-  return undefined;
+  if (ifNoneMatchHit(request, tag)) {
+    response.status(304);
+    return undefined;
+  }
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  return json;
 }
 
 /** The raw `If-Match` header, checked by the service under the row lock. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { newScope, startTestApp, TestApp } from '../support/test-app.js';
 
 const STRONG_ETAG = /^"[A-Za-z0-9_-]{27}"$/;
@@ -28,6 +29,19 @@ describe('ETags and conditional requests', () => {
       expect(first).toMatch(STRONG_ETAG);
       expect(await etagOf(`${base}/groups/g`)).toBe(first);
       expect(await etagOf(`${base}/users/a`)).toMatch(STRONG_ETAG);
+    });
+
+    it('is the hash of the very bytes sent, which are the JSON representation (and a write sees the same tag)', async () => {
+      const { base } = await seeded();
+      for (const url of [`${base}/groups/g`, `${base}/users/a`]) {
+        const response = await t.http.get(url).expect(200);
+        expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+        const digest = createHash('sha256').update(response.text).digest('base64url');
+        expect(response.headers['etag']).toBe(`"${digest.slice(0, 27)}"`);
+        expect(JSON.parse(response.text)).toEqual(response.body);
+      }
+      const current = await etagOf(`${base}/groups/g`);
+      await t.http.patch(`${base}/groups/g`).set('If-Match', current).send({}).expect(200);
     });
 
     it('answers 304 without a body to If-None-Match with the current tag (also weak, listed, or *)', async () => {

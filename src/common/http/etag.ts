@@ -8,7 +8,12 @@ import type { Request } from 'express';
  * §8.8.1: same tag ⇔ same bytes) for every way the representation can change.
  */
 export function etagOf(representation: unknown): string {
-  const digest = createHash('sha256').update(JSON.stringify(representation)).digest('base64url');
+  return etagOfJson(JSON.stringify(representation));
+}
+
+/** The ETag of a representation already serialized (the exact bytes sent). */
+export function etagOfJson(json: string): string {
+  const digest = createHash('sha256').update(json).digest('base64url');
   return `"${digest.slice(0, 27)}"`;
 }
 
