@@ -1,9 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { AppLogger } from './observability/logging.js';
+import { RequestTelemetryMiddleware } from './observability/request-telemetry.middleware.js';
 
 /**
  * Creates the application as `main.ts` runs it; tests build the very same app (with their own
@@ -18,8 +20,12 @@ export async function createApp(options: AppModuleOptions = {}): Promise<INestAp
     bufferLogs: true,
   });
   app.useLogger(app.get(AppLogger));
+  // First of all handlers: every request gets its id, log line and metrics, routed or not.
+  const telemetry = app.get(RequestTelemetryMiddleware);
+  app.use((request: Request, response: Response, next: NextFunction) => telemetry.use(request, response, next));
   app.disable('x-powered-by');
-  // Express would add weak ETags computed from the body; entity ETags come from the row version.
+  // Express would add weak ETags computed from the body; entity ETags are the service's own
+  // (a hash of the representation).
   app.set('etag', false);
   // Express's default "extended" parser would turn `a[b]=1` into objects; OData options are flat.
   app.set('query parser', 'simple');
