@@ -71,11 +71,6 @@ export class MembershipsRepository extends ScopedRepository {
     return { added, removed };
   }
 
-  async count(scope: Scope, side: MembershipSide, ownerId: string): Promise<number> {
-    const { rows } = await this.run<{ n: number }>(scope, `SELECT ${this.countExpression(side, '$3')} AS n`, [ownerId]);
-    return rows[0]!.n;
-  }
-
   /**
    * A page of an OData query over the owner's members: the query is compiled against the member
    * model with its parameters from $4 ($3 is the owner id).
