@@ -107,6 +107,7 @@ async function main(): Promise<void> {
   const database = await prepareDatabase({ adminUrl: options.adminUrl, spec, seed: options.seed, fresh: options.fresh, log });
   const rows: Measurement[] = [];
   let machine = '';
+  let keysetCost: { firstP50: number; deepP50: number } | undefined;
   const profileDir = join(ROOT, 'bench/profiles', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   try {
     machine = await describeMachine(database.url);
@@ -253,8 +254,12 @@ async function main(): Promise<void> {
       const [a, b] = await Promise.all([fetchJson(service, get(byToken)), fetchJson(service, get(bySkip))]);
       const ids = (body: Record<string, unknown>) => JSON.stringify((body.value as { id: string }[]).map((group) => group.id));
       if (ids(a) !== ids(b)) throw new Error('W4: the $skiptoken page and the $skip page differ');
-      await run({ workload: 'W4a', description: `deep page by $skiptoken (row ${depth})`, target: 'service' }, service, [get(byToken)]);
+      const first = await run({ workload: 'W4', description: 'first page ($orderby=groupKey&$top=20)', target: 'service' }, service, [
+        get(`${homePath}/groups/odata?$orderby=groupKey&$top=20`),
+      ]);
+      const deep = await run({ workload: 'W4a', description: `deep page by $skiptoken (row ${depth})`, target: 'service' }, service, [get(byToken)]);
       await run({ workload: 'W4b', description: `deep page by $skip=${depth}`, target: 'service' }, service, [get(bySkip)]);
+      keysetCost = { firstP50: first.p50, deepP50: deep.p50 };
     }
 
     const runId = Date.now().toString(36);
@@ -342,11 +347,15 @@ async function main(): Promise<void> {
     'W1  GET /groups/{key}: keys drawn (seeded) from 2,000 groups of every scope, token per tenant',
     "W2  GET /groups/odata?$filter=contains(name,'alpha')&$orderby=name&$top=20&$count=true",
     `W3  GET /groups/odata?$filter=groupKey eq '${W3_GROUP_KEY}'&$expand=users   (a group of exactly 100 members)`,
+    'W4  GET /groups/odata?$orderby=groupKey&$top=20   (the first page, for comparison)',
     `W4a GET /groups/odata?$orderby=groupKey&$top=20&$skiptoken=<token after row ${spec.deepOffset}, from walking pages of 1,000>`,
     `W4b GET /groups/odata?$orderby=groupKey&$skip=${spec.deepOffset}&$top=20   (same rows as W4a, checked)`,
     'W5  POST /groups {groupKey, name, email}, a new key per request',
     `W6  POST /groups/{key}/users/add with ${spec.bulkAddKeys.toLocaleString('en-US')} userKeys into an empty group, ${options.w6Calls} calls one at a time: p50/p99 = time per call` +
       (spec.bulkAddKeys < 10_000 ? ` (scale S has ${spec.usersPerScope.toLocaleString('en-US')} users per scope; run --scale M for 10,000)` : ''),
+    ...(keysetCost
+      ? [`W4a p50 ÷ first page p50 = ${(keysetCost.deepP50 / keysetCost.firstP50).toFixed(2)} (the issue's goal: at most 2)`]
+      : []),
     '',
     'errors = non-2xx + socket errors. svc/base = service req/s ÷ baseline req/s (on a "baseline, service SQL" row: ÷ that row),',
     '  the median of the rounds\' ratios (each round measures both sides back to back), with their range in parentheses.',
