@@ -5,6 +5,7 @@ import type { ReferenceKind } from '../common/validation/reference-list.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import type { MembershipSide } from '../memberships/membership-side.js';
 import { MemberPage, MembershipsRepository } from '../memberships/memberships.repository.js';
+import { CompiledQueryCache } from '../odata/query-cache.js';
 import { collectionBody, ODataCollection } from '../odata/collection-body.js';
 import { CompiledCollectionQuery, compileCollectionQuery } from '../odata/compile-query.js';
 import type { RawQuery } from '../odata/parse-query.js';
@@ -38,6 +39,7 @@ export abstract class ResourceService {
     protected readonly members: ResourceRepository,
     protected readonly memberships: MembershipsRepository,
     protected readonly side: MembershipSide,
+    protected readonly queries: CompiledQueryCache,
   ) {}
 
   async list(scope: Scope, page: number, pageSize: number): Promise<Page> {
@@ -50,7 +52,7 @@ export abstract class ResourceService {
    * model; `maxPageSize` from `Prefer: odata.maxpagesize` (server default 100).
    */
   async query(scope: Scope, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
-    const query = compileCollectionQuery(rawQuery, this.side.owner, { maxPageSize });
+    const query = this.queries.compile(rawQuery, this.side.owner, { maxPageSize });
     const { rows, count } = await this.owners.collection(scope, query);
     return collectionBody(rows, query, count, {
       context: `${scopeBasePath(scope)}/$metadata#${this.side.owner.entitySet}`,
@@ -60,7 +62,7 @@ export abstract class ResourceService {
 
   /** `/odata/$count`: how many records the query's $filter/$search match. */
   async count(scope: Scope, rawQuery: RawQuery): Promise<number> {
-    return this.owners.collectionCount(scope, compileCollectionQuery(rawQuery, this.side.owner));
+    return this.owners.collectionCount(scope, this.queries.compile(rawQuery, this.side.owner));
   }
 
   /** The resource with its first members inline, their total, and a link to the rest: one statement. */
@@ -169,7 +171,7 @@ export abstract class ResourceService {
   /** The owner's members as an OData collection (`/groups/{idOrKey}/users`, `/users/{idOrKey}/groups`). */
   async listMembers(scope: Scope, idOrKey: string, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
     const owner = await this.findOrFail(scope, idOrKey);
-    const query = compileCollectionQuery(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
+    const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
     const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
     return collectionBody(rows, query, count, {
       context: `${scopeBasePath(scope)}/$metadata#${this.side.member.entitySet}`,
