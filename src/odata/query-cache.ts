@@ -1,6 +1,6 @@
 import type { ResourceModel } from '../resources/resource-model.js';
 import { CompileCollectionOptions, CompiledCollectionQuery, compileCollectionQuery } from './compile-query.js';
-import { EntityModel, entityModelOf } from './entity-model.js';
+import type { EntityModel } from './entity-model.js';
 import type { RawQuery } from './parse-query.js';
 
 /**
@@ -22,7 +22,7 @@ export class CompiledQueryCache {
   compile(rawQuery: RawQuery, model: EntityModel | ResourceModel, options: CompileCollectionOptions = {}): CompiledCollectionQuery {
     if (this.capacity === 0) return compileCollectionQuery(rawQuery, model, options);
     const { alias, firstParam, maxPageSize, defaultOrderBy, tokenContext } = options;
-    const key = JSON.stringify([entityModelOf(model).entitySet, alias, firstParam, maxPageSize, defaultOrderBy, tokenContext, rawQuery]);
+    const key = JSON.stringify([model.entitySet, alias, firstParam, maxPageSize, defaultOrderBy, tokenContext, rawQuery]);
     const kept = this.entries.get(key);
     if (kept) {
       // Most recently used last: the Map's insertion order is the eviction order.

@@ -14,7 +14,8 @@ export interface FindOptions {
   lock?: boolean;
   /**
    * More select items over the record, aliased `o` (e.g. its member count and first members, so a
-   * GET is one statement), with their parameters: they are bound from $4 on. They land in the row.
+   * GET is one statement), with their parameters: they are bound from $4 on. They land in the row
+   * (typed by the caller as `Extra`).
    */
   columns?: { sql: string; params: readonly unknown[] };
 }
@@ -58,21 +59,21 @@ export class ResourceRepository extends ScopedRepository {
    * By id when `idOrKey` is a UUID that some record has as its id, else by key (case-insensitive).
    * `lock` takes a row lock for the rest of the transaction (writes read-modify-write under it).
    */
-  async findByIdOrKey(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<ResourceRow | undefined> {
+  async findByIdOrKey<Extra extends object = object>(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<(ResourceRow & Extra) | undefined> {
     // NO KEY UPDATE: excludes other writers of this row but not the KEY SHARE locks that foreign-key
     // checks of new memberships take, so group-side and user-side membership writes cannot deadlock.
     const lock = options.lock ? ' FOR NO KEY UPDATE' : '';
     const items = options.columns ? `${this.ownerSelectList}, ${options.columns.sql}` : this.ownerSelectList;
     const params = [idOrKey, ...(options.columns?.params ?? [])];
     if (isUuid(idOrKey)) {
-      const byId = await this.run<ResourceRow>(
+      const byId = await this.run<ResourceRow & Extra>(
         scope,
         `SELECT ${items} FROM ${this.model.table} o WHERE ${this.scoped('o')} AND o.id = $3${lock}`,
         params,
       );
       if (byId.rows[0]) return byId.rows[0];
     }
-    const byKey = await this.run<ResourceRow>(
+    const byKey = await this.run<ResourceRow & Extra>(
       scope,
       `SELECT ${items} FROM ${this.model.table} o WHERE ${this.scoped('o')} AND lower(o.${this.keyColumn}) = lower($3)${lock}`,
       params,

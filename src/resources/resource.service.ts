@@ -67,10 +67,8 @@ export abstract class ResourceService {
 
   /** The resource with its first members inline, their total, and a link to the rest: one statement. */
   async get(scope: Scope, idOrKey: string): Promise<Resource> {
-    const query = this.inlineMembersQuery;
-    const columns = { sql: this.memberships.firstPageColumns(this.side, 'o.id', query), params: query.params };
-    const { memberCount, memberRows, ...row } = await this.findOrFail(scope, idOrKey, { columns });
-    return this.withMemberPage(scope, row as ResourceRow, { memberCount, memberRows } as MemberPage);
+    const { memberCount, memberRows, ...row } = await this.findOrFail<MemberPage>(scope, idOrKey, { columns: this.inlineMembers.columns });
+    return this.withMemberPage(scope, row, { memberCount, memberRows });
   }
 
   /** Creates the resource with its first members; returns its representation. */
@@ -188,8 +186,8 @@ export abstract class ResourceService {
     return `${scopeBasePath(scope)}/${this.side.owner.pathSegment}`;
   }
 
-  private async findOrFail(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<ResourceRow> {
-    const row = await this.owners.findByIdOrKey(scope, idOrKey, options);
+  private async findOrFail<Extra extends object = object>(scope: Scope, idOrKey: string, options: FindOptions = {}): Promise<ResourceRow & Extra> {
+    const row = await this.owners.findByIdOrKey<Extra>(scope, idOrKey, options);
     if (!row) throw AppError.notFound(this.side.owner.entityType, idOrKey);
     return row;
   }
@@ -235,12 +233,12 @@ export abstract class ResourceService {
    * total, and — when there are more — a keyset link to the next page of the member collection.
    */
   private async withMembers(scope: Scope, row: ResourceRow): Promise<Resource> {
-    return this.withMemberPage(scope, row, await this.memberships.firstPage(scope, this.side, row.id, this.inlineMembersQuery));
+    return this.withMemberPage(scope, row, await this.memberships.firstPage(scope, this.side, row.id, this.inlineMembers.query));
   }
 
   private withMemberPage(scope: Scope, row: ResourceRow, { memberCount, memberRows }: MemberPage): Resource {
     // The shared query's skip tokens are bound to no parent: a next link needs this owner's.
-    const query = memberRows.length > INLINE_MEMBERS ? this.inlineMembersQuery.withTokenContext(row.id) : this.inlineMembersQuery;
+    const query = memberRows.length > INLINE_MEMBERS ? this.inlineMembers.query.withTokenContext(row.id) : this.inlineMembers.query;
     const members = collectionBody(memberRows, query, undefined, {
       context: '',
       selfPath: `${this.collectionPath(scope)}/${row.id}/${this.side.navigation}`,
@@ -258,20 +256,26 @@ export abstract class ResourceService {
 
   /**
    * The first page of members shown inline: a summary of each, not the whole record. Compiled once
-   * (parameters from $4, after the owner's $3): its SQL is the same for every owner.
+   * (parameters from $4, after the owner's $3), with the select items that read it next to the
+   * owner's row (owner aliased `o`): both are the same for every owner.
    */
-  private get inlineMembersQuery(): CompiledCollectionQuery {
-    if (!this.compiledInlineMembersQuery) {
+  private get inlineMembers(): InlineMembers {
+    if (!this.inlineMembersCompiled) {
       const names = SUMMARY_PROPERTIES.filter((name) => this.side.member.properties.some((property) => property.name === name));
-      this.compiledInlineMembersQuery = compileCollectionQuery({ $select: names.join(',') }, this.side.member, {
-        maxPageSize: INLINE_MEMBERS,
-        firstParam: 4,
-      });
+      const query = compileCollectionQuery({ $select: names.join(',') }, this.side.member, { maxPageSize: INLINE_MEMBERS, firstParam: 4 });
+      const columns = { sql: this.memberships.firstPageColumns(this.side, 'o.id', query), params: query.params };
+      this.inlineMembersCompiled = { query, columns };
     }
-    return this.compiledInlineMembersQuery;
+    return this.inlineMembersCompiled;
   }
 
-  private compiledInlineMembersQuery?: CompiledCollectionQuery;
+  private inlineMembersCompiled?: InlineMembers;
+}
+
+/** The inline members' compiled query, and the select items reading them beside the owner's row. */
+interface InlineMembers {
+  query: CompiledCollectionQuery;
+  columns: NonNullable<FindOptions['columns']>;
 }
 
 function toResource(row: ResourceRow): Resource {
