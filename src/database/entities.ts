@@ -10,10 +10,7 @@ import { Column, Entity, ForeignKey, Index, PrimaryColumn, PrimaryGeneratedColum
 @Entity({ name: 'groups' })
 @Index('uq_groups_scope_group_key', { synchronize: false }) // unique (tenant_key, org_key, lower(group_key))
 @Index('ix_groups_scope_key_order', { synchronize: false }) // (tenant_key, org_key, group_key COLLATE "C", id)
-@Index('ix_groups_search_group_key', { synchronize: false }) // trigram GIN, see the query-indexes migration
-@Index('ix_groups_search_name', { synchronize: false })
-@Index('ix_groups_search_email', { synchronize: false })
-@Index('ix_groups_search_notes', { synchronize: false })
+@Index('ix_groups_search', { synchronize: false }) // one trigram GIN over the searched columns, see the search-index migration
 export class GroupEntity {
   @PrimaryColumn({ name: 'tenant_key', type: 'varchar', length: 64 })
   tenantKey: string;
@@ -60,9 +57,7 @@ export class GroupEntity {
 @Entity({ name: 'users' })
 @Index('uq_users_scope_user_key', { synchronize: false }) // unique (tenant_key, org_key, lower(user_key))
 @Index('ix_users_scope_key_order', { synchronize: false }) // (tenant_key, org_key, user_key COLLATE "C", id)
-@Index('ix_users_search_user_key', { synchronize: false }) // trigram GIN, see the query-indexes migration
-@Index('ix_users_search_name', { synchronize: false })
-@Index('ix_users_search_email', { synchronize: false })
+@Index('ix_users_search', { synchronize: false }) // one trigram GIN over the searched columns, see the search-index migration
 export class UserEntity {
   @PrimaryColumn({ name: 'tenant_key', type: 'varchar', length: 64 })
   tenantKey: string;

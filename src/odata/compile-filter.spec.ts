@@ -182,7 +182,7 @@ describe('logical', () => {
 
 describe('not', () => {
   it('negates Boolean operands', () => {
-    expect(compile("not contains(name,'x')").sql).toBe('(NOT (r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text)))');
+    expect(compile("not contains(name,'x')").sql).toBe('(NOT (r.name LIKE $3::text))');
     expect(compile('not isActive').sql).toBe('(NOT r.is_active)');
   });
 
@@ -233,9 +233,9 @@ describe('negate', () => {
 
 describe('call: string functions', () => {
   it('contains/startswith/endswith with a literal: LIKE with an escaped bound pattern', () => {
-    expect(compile("contains(name,'50%_\\')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['%50\\%\\_\\\\%'] });
-    expect(compile("startswith(name,'a%')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['a\\%%'] });
-    expect(compile("endswith(name,'_z')")).toEqual({ sql: '(r.name LIKE $3::text AND lower(r.name) LIKE lower($3::text))', params: ['%\\_z'] });
+    expect(compile("contains(name,'50%_\\')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['%50\\%\\_\\\\%'] });
+    expect(compile("startswith(name,'a%')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['a\\%%'] });
+    expect(compile("endswith(name,'_z')")).toEqual({ sql: '(r.name LIKE $3::text)', params: ['%\\_z'] });
   });
 
   it('contains/startswith/endswith with an expression: no pattern at all', () => {
@@ -340,12 +340,12 @@ describe('compileSearch', () => {
   it('matches a term case-insensitively in every search property (nullable ones never unknown)', () => {
     expect(search('ops')).toEqual({
       sql:
-        '(lower(r.group_key) LIKE lower($3::text) OR lower(r.name) LIKE lower($3::text) OR ' +
-        'COALESCE(lower(r.email) LIKE lower($3::text), FALSE) OR COALESCE(lower(r.notes) LIKE lower($3::text), FALSE))',
+        '(r.group_key ILIKE $3::text OR r.name ILIKE $3::text OR ' +
+        '(r.email ILIKE $3::text AND r.email IS NOT NULL) OR (r.notes ILIKE $3::text AND r.notes IS NOT NULL))',
       params: ['%ops%'],
     });
     expect(search('bob', USER_ENTITY).sql).toBe(
-      '(lower(r.user_key) LIKE lower($3::text) OR lower(r.name) LIKE lower($3::text) OR COALESCE(lower(r.email) LIKE lower($3::text), FALSE))',
+      '(r.user_key ILIKE $3::text OR r.name ILIKE $3::text OR (r.email ILIKE $3::text AND r.email IS NOT NULL))',
     );
   });
 

@@ -380,9 +380,10 @@ class ExpressionCompiler {
     const needleNode = node.args[1]!;
     if (needleNode.kind === 'literal' && needleNode.type === 'Edm.String') {
       const like = scope.params.add(pattern(escapeLike(needleNode.value)), 'text');
-      // The lower() form is implied by the exact one (lower() maps character by character); it is
-      // there for the planner: the tenant-scoped trigram indexes are on lower(column).
-      return { sql: `(${haystack!.sql} LIKE ${like} AND lower(${haystack!.sql}) LIKE lower(${like}))`, type: 'boolean', nullable: haystack!.nullable };
+      // One LIKE on the column as stored: the table's trigram index is on the stored columns (its
+      // trigrams are case-insensitive, the LIKE recheck is exact). A second, redundant predicate
+      // such as `lower(col) LIKE lower(p)` would be multiplied into a far too small row estimate.
+      return { sql: `(${haystack!.sql} LIKE ${like})`, type: 'boolean', nullable: haystack!.nullable };
     }
     const needle = this.compile(needleNode, scope);
     if (needle.type !== 'string') {

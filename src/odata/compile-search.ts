@@ -7,7 +7,9 @@ import type { Binding, SqlParams } from './sql.js';
  * `$search` → a predicate: each term (word or phrase) matches when it is a case-insensitive substring
  * of any of the entity's search properties (groupKey, name, email, notes for groups; userKey, name,
  * email for users); AND / OR / NOT combine terms. Each term is one bound LIKE pattern (`%`, `_`, `\`
- * escaped), compared as `lower(column) LIKE lower($n)` so a trigram index on lower(column) serves it.
+ * escaped), compared as `column ILIKE $n`: the table's trigram index (on the stored columns, whose
+ * trigrams are case-insensitive) serves it. In a UTF-8 database ILIKE is `lower(column) LIKE
+ * lower($n)` (PostgreSQL lower-cases both sides), so the match is the same as comparing lower-cased text.
  * Null columns count as not matching (never as unknown), so `NOT x` is exact.
  */
 export function compileSearch(search: Search, binding: Binding, params: SqlParams): string {
@@ -17,8 +19,11 @@ export function compileSearch(search: Search, binding: Binding, params: SqlParam
       case 'term': {
         const pattern = params.add(`%${escapeLike(node.value)}%`, 'text');
         const tests = columns.map((property) => {
-          const test = `lower(${binding.alias}.${property.column}) LIKE lower(${pattern})`;
-          return property.nullable ? `COALESCE(${test}, FALSE)` : test;
+          const column = `${binding.alias}.${property.column}`;
+          const test = `${column} ILIKE ${pattern}`;
+          // Not COALESCE(test, FALSE): that is not indexable, and one such arm makes the whole OR a
+          // scan of the scope. `AND column IS NOT NULL` is as null-free and keeps each arm a search-index scan.
+          return property.nullable ? `(${test} AND ${column} IS NOT NULL)` : test;
         });
         return `(${tests.join(' OR ')})`;
       }

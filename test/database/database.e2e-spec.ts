@@ -120,15 +120,10 @@ describe('database (configured)', () => {
       const definitions = Object.fromEntries(rows.map((row) => [row.indexname, row.indexdef]));
       expect(Object.keys(definitions)).toEqual([
         'ix_groups_scope_key_order',
-        'ix_groups_search_email',
-        'ix_groups_search_group_key',
-        'ix_groups_search_name',
-        'ix_groups_search_notes',
+        'ix_groups_search',
         'ix_memberships_member',
         'ix_users_scope_key_order',
-        'ix_users_search_email',
-        'ix_users_search_name',
-        'ix_users_search_user_key',
+        'ix_users_search',
         'pk_groups',
         'pk_memberships',
         'pk_users',
@@ -144,8 +139,8 @@ describe('database (configured)', () => {
       expect(definitions['ix_groups_scope_key_order']).toBe(
         'CREATE INDEX ix_groups_scope_key_order ON public.groups USING btree (tenant_key, org_key, group_key COLLATE "C", id)',
       );
-      expect(definitions['ix_users_search_name']).toBe(
-        'CREATE INDEX ix_users_search_name ON public.users USING gin (tenant_key, org_key, lower((name)::text) gin_trgm_ops)',
+      expect(definitions['ix_users_search']).toBe(
+        'CREATE INDEX ix_users_search ON public.users USING gin (tenant_key, org_key, user_key gin_trgm_ops, name gin_trgm_ops, email gin_trgm_ops) WITH (fastupdate=off)',
       );
       expect(definitions['ix_memberships_member']).toBe(
         'CREATE INDEX ix_memberships_member ON public.memberships USING btree (tenant_key, org_key, user_id, group_id)',
