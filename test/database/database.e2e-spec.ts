@@ -312,6 +312,27 @@ describe('database (configured)', () => {
       expect(await schemaDiff(database)).toEqual({ up: [], down: [] });
       expect(await database.dataSource.query('SELECT count(*)::int AS n FROM groups')).toEqual([{ n: 0 }]);
     });
+
+    it('the search-index migration carries the rows written under the per-column indexes, and search finds them', async () => {
+      await database.dataSource.undoLastMigration({ transaction: 'each' });
+      expect((await migrationRows(database)).map((row) => row.name)).toEqual(ALL_MIGRATIONS.slice(0, -1));
+      await database.dataSource.query(
+        `INSERT INTO groups (tenant_key, org_key, group_key, name, notes) VALUES
+           ('carry', 'hq', 'ops', 'Operations', 'on call'), ('carry', 'hq', 'sales', 'Sales EU', NULL)`,
+      );
+      await database.dataSource.query(`INSERT INTO users (tenant_key, org_key, user_key, name) VALUES ('carry', 'hq', 'alice', 'Alice')`);
+
+      const ran = await database.dataSource.runMigrations({ transaction: 'each' });
+      expect(ran.map((migration) => migration.name)).toEqual(ALL_MIGRATIONS.slice(-1));
+      expect(await schemaDiff(database)).toEqual({ up: [], down: [] });
+      const search = await database.dataSource.query(
+        `SELECT group_key FROM groups WHERE tenant_key = 'carry' AND org_key = 'hq' AND (name ILIKE '%EU%' OR (notes ILIKE '%CALL%' AND notes IS NOT NULL)) ORDER BY group_key`,
+      );
+      expect(search).toEqual([{ group_key: 'ops' }, { group_key: 'sales' }]);
+      expect(await database.dataSource.query(`SELECT user_key FROM users WHERE tenant_key = 'carry' AND name ILIKE '%lic%'`)).toEqual([{ user_key: 'alice' }]);
+      await database.dataSource.query(`DELETE FROM groups WHERE tenant_key = 'carry'`);
+      await database.dataSource.query(`DELETE FROM users WHERE tenant_key = 'carry'`);
+    });
   });
 
   describe('migrations on a server take the advisory lock', () => {
