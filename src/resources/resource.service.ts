@@ -73,14 +73,18 @@ export abstract class ResourceService {
 
   /** Creates the resource with its first members; returns its representation. */
   async create(scope: Scope, values: Record<string, unknown>, memberKeys: string[] | undefined, actor: string | null): Promise<Resource> {
-    const { row, memberIds } = await this.uow.transaction(scope, async (scope) => {
-      const memberIds = memberKeys ? await this.resolveMembers(scope, memberKeys, 'key') : [];
+    if (!memberKeys || memberKeys.length === 0) {
+      // One INSERT is atomic by itself: no BEGIN and COMMIT round trips, and the representation
+      // (no members yet) is known without reading anything back.
+      return this.representation(await this.owners.insert(scope, values, actor), [], 0);
+    }
+    const row = await this.uow.transaction(scope, async (scope) => {
+      const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
       const created = await this.owners.insert(scope, values, actor);
       await this.memberships.add(scope, this.side, created.id, memberIds);
-      return { row: created, memberIds };
+      return created;
     });
-    // Without members the representation is known: no need to read anything back.
-    return memberIds.length === 0 ? this.representation(row, [], 0) : this.withMembers(scope, row);
+    return this.withMembers(scope, row);
   }
 
   /** Sets the given properties (PATCH, and the single-property setters). */
