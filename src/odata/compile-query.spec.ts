@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseQueryString } from 'node:querystring';
 import { AppError } from '../common/errors/app-error.js';
 import { GROUP_MODEL } from '../resources/resource-model.js';
-import { compileCollectionQuery, KEYSET_COLUMN } from './compile-query.js';
+import { compileCollectionQuery, KEYSET_COLUMN, matchesText } from './compile-query.js';
 import { GROUP_ENTITY, USER_ENTITY } from './entity-model.js';
 import { ODataError } from './odata-error.js';
 import { parseQuery } from './parse-query.js';
@@ -322,5 +322,53 @@ describe('OASIS ABNF conformance cases', () => {
       const result = outcome(c.query);
       if (result !== 'ok') expect(result.status).toBe(400);
     }
+  });
+});
+
+describe('compileCollectionQuery: how $count is taken', () => {
+  const query = (raw: Record<string, string>) => parseQuery(raw);
+
+  it('a text match (contains/startswith/endswith on a property, or a positive $search) is one scan: a materialized CTE feeds page and count', () => {
+    const compiled = compileCollectionQuery({ $filter: "contains(name,'alpha')", $orderby: 'name', $top: '20', $count: 'true' }, GROUP_ENTITY);
+    const sql = compiled.selectWithCountStatement(SCOPE);
+    expect(sql).toMatch(
+      /^WITH r_matched AS MATERIALIZED \(SELECT r\.\* FROM groups r WHERE r\.tenant_key = \$1 AND r\.org_key = \$2 AND \(\(r\.name LIKE \$3::text\)\)\) SELECT .* FROM r_matched r ORDER BY r\.name COLLATE "C" ASC, r\.id ASC LIMIT 21 OFFSET 0$/,
+    );
+    expect(sql).toContain('(SELECT count(*) FROM r_matched) AS "__count"');
+    expect((sql.match(/FROM groups r/g) ?? []).length).toBe(1);
+  });
+
+  it('keeps the keyset on the page only: the count is the whole collection', () => {
+    const first = compileCollectionQuery({ $search: 'alpha', $top: '2', $count: 'true' }, GROUP_ENTITY);
+    const token = first.nextSkipToken({ [KEYSET_COLUMN]: ['k', '00000000-0000-0000-0000-000000000001'] });
+    const next = compileCollectionQuery({ $search: 'alpha', $top: '2', $count: 'true', $skiptoken: token }, GROUP_ENTITY);
+    const sql = next.selectWithCountStatement(SCOPE);
+    expect(sql).toContain(`FROM r_matched r WHERE ${next.keyset} ORDER BY`);
+    expect(sql.slice(0, sql.indexOf(') SELECT'))).not.toContain(next.keyset);
+  });
+
+  it('other filters keep the count as its own subquery, so the page can walk an index in order and stop', () => {
+    for (const raw of [{ $count: 'true' }, { $filter: 'isActive eq true', $count: 'true' }, { $filter: "not contains(name,'a')", $count: 'true' }]) {
+      const sql = compileCollectionQuery(raw, GROUP_ENTITY).selectWithCountStatement(SCOPE);
+      expect(sql).not.toContain('MATERIALIZED');
+      expect(sql).toContain('(SELECT count(*) AS count FROM groups r WHERE');
+    }
+  });
+
+  it('matchesText: a match every row must satisfy, on the entity itself', () => {
+    expect(matchesText(query({ $filter: "contains(name,'a')" }))).toBe(true);
+    expect(matchesText(query({ $filter: "isActive eq true and startswith(groupKey,'ops')" }))).toBe(true);
+    expect(matchesText(query({ $filter: "endswith(email,'.test') and (isActive or contains(notes,'x'))" }))).toBe(true);
+    expect(matchesText(query({ $search: 'alpha' }))).toBe(true);
+    expect(matchesText(query({ $search: 'alpha OR bravo' }))).toBe(true);
+    expect(matchesText(query({ $search: 'alpha NOT bravo' }))).toBe(true);
+    expect(matchesText(query({ $search: 'NOT alpha' }))).toBe(false);
+    expect(matchesText(query({ $search: 'alpha OR NOT bravo' }))).toBe(false);
+    expect(matchesText(query({ $filter: "contains(name,'a') or isActive" }))).toBe(false);
+    expect(matchesText(query({ $filter: "not contains(name,'a')" }))).toBe(false);
+    expect(matchesText(query({ $filter: "contains(tolower(name),'a')" }))).toBe(false);
+    expect(matchesText(query({ $filter: "users/any(u: contains(u/name,'a'))" }))).toBe(false);
+    expect(matchesText(query({ $filter: 'contains(name,groupKey)' }))).toBe(false);
+    expect(matchesText(query({}))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import type { ResourceModel } from '../resources/resource-model.js';
-import type { ODataQuery } from './ast.js';
+import type { ExprNode, ODataQuery, SearchNode } from './ast.js';
 import { compileFilter } from './compile-filter.js';
 import { compileOrderKeys, keysetSelectItem, orderByClause, OrderKey } from './compile-orderby.js';
 import { compileSearch } from './compile-search.js';
@@ -134,6 +134,7 @@ export function compileCollectionQuery(
   if (query.search) conditions.push(compileSearch(query.search, scope.it, params));
   const where = conditions.length === 0 ? 'TRUE' : conditions.join(' AND ');
   const countParams = [...params.values];
+  const countInOneScan = query.count && matchesText(query);
 
   // 2. ORDER BY, with the id tie-breaker.
   const orderby = query.orderby ?? defaultOrderBy(options.defaultOrderBy ?? model.keyProperty);
@@ -198,6 +199,18 @@ export function compileCollectionQuery(
       return countStatement(scopePredicate);
     },
     selectWithCountStatement(scopePredicate: string): string {
+      if (countInOneScan) {
+        // A text match has no index order to walk: the page reads every candidate the search index
+        // yields anyway (bitmap scan, top-N sort), and a count beside it would read them all again.
+        // Read once into a materialized CTE of whole rows, aliased like the table, so every compiled
+        // fragment (select items, order, keyset) applies to it unchanged; count and page come from it.
+        const matched = `${alias}_matched`;
+        return (
+          `WITH ${matched} AS MATERIALIZED (SELECT ${alias}.* FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})) ` +
+          `SELECT ${selectList}, (SELECT count(*) FROM ${matched}) AS "${COUNT_COLUMN}" FROM ${matched} ${alias}` +
+          `${keyset ? ` WHERE ${keyset}` : ''} ORDER BY ${orderBy} ${page}`
+        );
+      }
       // The subquery's own `FROM <table> <alias>` shadows the outer alias, so the same predicate
       // text counts the same rows, uncorrelated with the outer query.
       return pageStatement(`${selectList}, (${countStatement(scopePredicate)}) AS "${COUNT_COLUMN}"`, scopePredicate);
@@ -244,6 +257,26 @@ function defaultOrderBy(text: string): ReturnType<typeof parseOrderBy> {
   }
   return parsed;
 }
+
+/**
+ * Whether every row the query matches must contain a given text — a `$search` that is not a
+ * negation, or a top-level conjunct `contains|startswith|endswith(<property>, '<literal>')`. Such
+ * a query is answered from the table's trigram search index (a bitmap of candidates), which has no
+ * order to walk: see `selectWithCountStatement`.
+ */
+export function matchesText(query: ODataQuery): boolean {
+  const positive = (node: SearchNode): boolean =>
+    node.kind === 'term' ? true : node.kind === 'and' ? positive(node.left) || positive(node.right) : node.kind === 'or' ? positive(node.left) && positive(node.right) : false;
+  const conjunctMatches = (node: ExprNode): boolean => {
+    if (node.kind === 'logical' && node.operator === 'and') return conjunctMatches(node.left) || conjunctMatches(node.right);
+    if (node.kind !== 'call' || !TEXT_MATCH_FUNCTIONS.has(node.name) || node.args.length !== 2) return false;
+    const [haystack, needle] = node.args as [ExprNode, ExprNode];
+    return haystack.kind === 'property' && haystack.root.kind !== 'variable' && haystack.segments.length === 1 && needle.kind === 'literal' && needle.type === 'Edm.String';
+  };
+  return (query.search !== undefined && positive(query.search.expr)) || (query.filter !== undefined && conjunctMatches(query.filter.expr));
+}
+
+const TEXT_MATCH_FUNCTIONS = new Set(['contains', 'startswith', 'endswith']);
 
 function isParsed(value: RawQuery | ODataQuery): value is ODataQuery {
   return typeof (value as ODataQuery).count === 'boolean' && typeof (value as ODataQuery).raw === 'object' && typeof (value as ODataQuery).custom === 'object';

@@ -704,6 +704,20 @@ describe('OData (SPEC §4) over HTTP', () => {
       expectPages(pages, 3, expected(A), `${A.base}/groups/odata`);
     });
 
+    it('a text match with $count (page and count from one scan) counts the whole collection on every page and past the end', async () => {
+      const options = { $search: 'e', $count: 'true', $orderby: 'name' };
+      const expected = A.groups.filter((g) => [g.groupKey, g.name, g.email, g.notes].some((text) => text?.toLowerCase().includes('e')));
+      expect(expected.length).toBeGreaterThan(3);
+      const pages = await follow(`${A.base}/groups/odata${qs(options)}`, 2);
+      expect(pages.length).toBe(Math.ceil(expected.length / 2));
+      for (const page of pages) expect(page.body['@odata.count']).toBe(expected.length);
+      expect(new Set(pages.flatMap((page) => page.body.value.map((row) => row.id)))).toEqual(new Set(expected.map((g) => g.id)));
+      const past = await get('/groups/odata', { ...options, $skip: '1000' });
+      expect({ count: past.body['@odata.count'], value: past.body.value }).toEqual({ count: expected.length, value: [] });
+      const contains = await get('/groups/odata', { $filter: "contains(name,'e') and isActive", $count: 'true', $top: '1' });
+      expect(contains.body['@odata.count']).toBe(A.groups.filter((g) => g.name.includes('e') && g.isActive).length);
+    });
+
     it('keeps $select, $expand, $count in the links and reduces $top', async () => {
       const pages = await follow(`${A.base}/groups/odata${qs({ $top: '7', $count: 'true', $select: 'groupKey', $expand: 'users($select=userKey)' })}`, 3);
       expectPages(pages, 3, byKey(A.groups, (g) => g.groupKey).slice(0, 7).map((g) => g.id), `${A.base}/groups/odata`);
