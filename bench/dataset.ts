@@ -205,6 +205,8 @@ export interface PreparedDatabase {
   readonly url: string;
   readonly name: string;
   readonly reused: boolean;
+  /** The dataset marker (generator version, scale, seed): the baseline's schema is tagged with it. */
+  readonly marker: string;
   /** Wall time of create + migrate + load + index + analyze (0 when reused). */
   readonly loadMs: number;
   readonly counts: { groups: number; users: number; memberships: number };
@@ -261,7 +263,7 @@ export async function prepareDatabase(options: {
         }
         return countRows(client);
       });
-      return { url, name, reused: true, loadMs: 0, counts };
+      return { url, name, reused: true, marker, loadMs: 0, counts };
     }
     const started = performance.now();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -272,7 +274,7 @@ export async function prepareDatabase(options: {
     await admin.query(`COMMENT ON DATABASE ${name} IS '${marker}'`);
     const loadMs = performance.now() - started;
     log(`  dataset ready in ${(loadMs / 1000).toFixed(1)} s`);
-    return { url, name, reused: false, loadMs, counts };
+    return { url, name, reused: false, marker, loadMs, counts };
   } finally {
     await admin.end();
   }
