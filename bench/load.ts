@@ -104,8 +104,9 @@ function run(options: autocannon.Options): Promise<{ result: autocannon.Result; 
 
 /**
  * Calls `call` `count` times, one after the other (one connection), and times each call: the row's
- * p50/p99 are per call, `firstTen`/`lastTen` the medians of the first and last ten (a plan that
- * changes after the fifth execution of a statement shows as a step between them).
+ * p50/p99 are per call, `firstTen`/`lastTen` the medians of the first and last ten when there are
+ * at least 20 calls (a plan that changes after the fifth execution of a statement shows as a step
+ * between them).
  */
 export async function sequential(
   label: { workload: string; description: string; target: string; note?: string },
@@ -132,8 +133,8 @@ export async function sequential(
     p99: percentile(sorted, 0.99),
     errors,
     statusCodes: errors > 0 ? { error: errors } : {},
-    firstTen: median(times.slice(0, 10)),
-    lastTen: median(times.slice(-10)),
+    // Only when they are apart: with fewer than 20 calls the two tens overlap.
+    ...(count >= 20 ? { firstTen: median(times.slice(0, 10)), lastTen: median(times.slice(-10)) } : {}),
   };
 }
 
