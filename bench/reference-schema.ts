@@ -10,9 +10,9 @@ import pg from 'pg';
  * Design, per workload (checked with EXPLAIN (ANALYZE, BUFFERS), with custom and generic plans):
  * - keys are unique per scope case-insensitively: unique btree on (tenant, org, lower(key)); it
  *   INCLUDEs the id so resolving 10,000 userKeys (W6/W8) is index-only;
- * - every order the bench reads (keys, names) is code-point order, ties by id: a btree on
- *   (tenant, org, column COLLATE "C", id) per order, read in order with LIMIT (W4, W4a keyset, W4b
- *   OFFSET as an index-only scan then a join for the 20 rows, W2 as below);
+ * - key orders are code-point orders, ties by id: a btree on (tenant, org, key COLLATE "C", id)
+ *   read in order with LIMIT (W4; W4a as a keyset range; W4b's OFFSET index-only in it, then the
+ *   20 rows by primary key; a user's key order serves member lists);
  * - W2 `contains(name,'alpha')` with its count: a trigram GIN index that also holds the scope
  *   (`btree_gin`: tenant_key, org_key, name gin_trgm_ops), so one bitmap scan yields exactly the
  *   scope's candidates (pg_trgm folds case: `Alpha` is a candidate too, and the recheck drops it).
