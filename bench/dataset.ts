@@ -28,10 +28,8 @@ export interface ScaleSpec {
   readonly tailExponent: number;
   /** Groups with exactly `members` members (a random sample of the scope's users). */
   readonly special: ReadonlyArray<{ readonly key: string; readonly members: number }>;
-  /** W4: how deep the page is ($skip / rows walked for the $skiptoken). */
+  /** W4: how deep the page is ($skip / rows walked for the $skiptoken). Not part of the data. */
   readonly deepOffset: number;
-  /** W6: userKeys per add call (10,000 is the API's maximum; S has only 2,000 users per scope). */
-  readonly bulkAddKeys: number;
 }
 
 export const SCALES: Record<'S' | 'M', ScaleSpec> = {
@@ -48,7 +46,6 @@ export const SCALES: Record<'S' | 'M', ScaleSpec> = {
       { key: 'core-2000', members: 2_000 },
     ],
     deepOffset: 4_000,
-    bulkAddKeys: 2_000,
   },
   M: {
     name: 'M',
@@ -65,7 +62,6 @@ export const SCALES: Record<'S' | 'M', ScaleSpec> = {
       { key: 'core-10000-c', members: 10_000 },
     ],
     deepOffset: 50_000,
-    bulkAddKeys: 10_000,
   },
 };
 
@@ -108,91 +104,48 @@ function timestamp(random: Random): string {
   return new Date(EPOCH + random.int(300 * 86_400) * 1000).toISOString();
 }
 
-interface ScopeRows {
-  userIds: string[];
-  groupIds: string[];
+/** One scope's generated rows: what the SQL loader inserts and the API loader posts. */
+export interface ScopeDataset {
+  readonly users: ReadonlyArray<{ id: string; key: string; name: string; email: string; isActive: boolean; createdOn: string }>;
+  readonly groups: ReadonlyArray<{ id: string; key: string; name: string; email: string | null; notes: string | null; isActive: boolean; createdOn: string }>;
+  /** Pairs of indexes into `groups` and `users`, in generation order. */
+  readonly memberships: ReadonlyArray<readonly [group: number, user: number]>;
 }
 
-/** Generates and inserts one scope's rows (users, groups, memberships) in batches. */
-async function loadScope(client: pg.ClientBase, spec: ScaleSpec, seed: number, scopeIndex: number, scope: BenchScope): Promise<{ memberships: number }> {
-  const rows: ScopeRows = { userIds: [], groupIds: [] };
-  const scopeParams = [scope.tenantKey, scope.orgKey];
-
-  // Users.
+/**
+ * Generates one scope's rows. Each table has its own random stream (seed, scope, table), so the
+ * rows do not depend on how they are loaded.
+ */
+export function generateScope(spec: ScaleSpec, seed: number, scopeIndex: number, scope: BenchScope): ScopeDataset {
+  const users: Array<ScopeDataset['users'][number]> = [];
   {
     const random = new Random(seed, scopeIndex, 1);
-    for (let start = 0; start < spec.usersPerScope; start += BATCH) {
-      const ids: string[] = [], keys: string[] = [], names: string[] = [], emails: string[] = [], active: boolean[] = [], created: string[] = [];
-      for (let i = start; i < Math.min(start + BATCH, spec.usersPerScope); i++) {
-        const id = random.uuid();
-        rows.userIds.push(id);
-        ids.push(id);
-        keys.push(userKey(i));
-        names.push(`${random.pick(FIRST_NAMES)} ${random.pick(LAST_NAMES)}`);
-        emails.push(`${userKey(i)}@${scope.tenantKey}.example`);
-        active.push(random.chance(0.97));
-        created.push(timestamp(random));
-      }
-      await client.query(
-        `INSERT INTO users (tenant_key, org_key, id, user_key, name, email, is_active, created_on, modified_on, created_by, modified_by)
-         SELECT $1, $2, t.id, t.k, t.n, t.e, t.a, t.c, t.c, '${LOADER}', '${LOADER}'
-           FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::timestamptz[]) AS t(id, k, n, e, a, c)`,
-        [...scopeParams, ids, keys, names, emails, active, created],
-      );
+    for (let i = 0; i < spec.usersPerScope; i++) {
+      const id = random.uuid();
+      const name = `${random.pick(FIRST_NAMES)} ${random.pick(LAST_NAMES)}`;
+      const isActive = random.chance(0.97);
+      users.push({ id, key: userKey(i), name, email: `${userKey(i)}@${scope.tenantKey}.example`, isActive, createdOn: timestamp(random) });
     }
   }
-
-  // Groups.
+  const groups: Array<ScopeDataset['groups'][number]> = [];
   {
     const random = new Random(seed, scopeIndex, 2);
-    for (let start = 0; start < spec.groupsPerScope; start += BATCH) {
-      const ids: string[] = [], keys: string[] = [], names: string[] = [], emails: (string | null)[] = [], notes: (string | null)[] = [];
-      const active: boolean[] = [], created: string[] = [];
-      for (let i = start; i < Math.min(start + BATCH, spec.groupsPerScope); i++) {
-        const id = random.uuid();
-        rows.groupIds.push(id);
-        const special = spec.special[i];
-        const [w1, w2, w3] = [random.pick(WORDS), random.pick(WORDS), random.pick(WORDS)];
-        const key = special ? special.key : `${w1}-${w2}-${i.toString(36)}`;
-        ids.push(id);
-        keys.push(key);
-        names.push(special ? `Core team ${special.key}` : `${cap(w1)} ${w2} ${w3} ${i}`);
-        emails.push(random.chance(0.6) ? `${key}@${scope.tenantKey}.example` : null);
-        notes.push(random.chance(0.3) ? `${random.pick(NOTES)} (${w3})` : null);
-        active.push(random.chance(0.95));
-        created.push(timestamp(random));
-      }
-      await client.query(
-        `INSERT INTO groups (tenant_key, org_key, id, group_key, name, email, notes, is_active, created_on, modified_on, created_by, modified_by)
-         SELECT $1, $2, t.id, t.k, t.n, t.e, t.notes, t.a, t.c, t.c, '${LOADER}', '${LOADER}'
-           FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::timestamptz[]) AS t(id, k, n, e, notes, a, c)`,
-        [...scopeParams, ids, keys, names, emails, notes, active, created],
-      );
+    for (let i = 0; i < spec.groupsPerScope; i++) {
+      const id = random.uuid();
+      const special = spec.special[i];
+      const [w1, w2, w3] = [random.pick(WORDS), random.pick(WORDS), random.pick(WORDS)];
+      const key = special ? special.key : `${w1}-${w2}-${i.toString(36)}`;
+      const name = special ? `Core team ${special.key}` : `${cap(w1)} ${w2} ${w3} ${i}`;
+      const email = random.chance(0.6) ? `${key}@${scope.tenantKey}.example` : null;
+      const notes = random.chance(0.3) ? `${random.pick(NOTES)} (${w3})` : null;
+      const isActive = random.chance(0.95);
+      groups.push({ id, key, name, email, notes, isActive, createdOn: timestamp(random) });
     }
   }
-
-  // Memberships.
+  const memberships: Array<readonly [number, number]> = [];
   const random = new Random(seed, scopeIndex, 3);
-  let groupIds: string[] = [];
-  let userIds: string[] = [];
-  let total = 0;
-  const flush = async (force: boolean) => {
-    if (groupIds.length === 0 || (!force && groupIds.length < BATCH)) return;
-    total += groupIds.length;
-    await client.query(
-      `INSERT INTO memberships (tenant_key, org_key, group_id, user_id, created_on)
-       SELECT $1, $2, t.g, t.u, $5::timestamptz FROM unnest($3::uuid[], $4::uuid[]) AS t(g, u)`,
-      [...scopeParams, groupIds, userIds, new Date(EPOCH).toISOString()],
-    );
-    groupIds = [];
-    userIds = [];
-  };
   for (const [index, special] of spec.special.entries()) {
-    for (const member of random.sample(spec.usersPerScope, special.members)) {
-      groupIds.push(rows.groupIds[index]!);
-      userIds.push(rows.userIds[member]!);
-      await flush(false);
-    }
+    for (const member of random.sample(spec.usersPerScope, special.members)) memberships.push([index, member]);
   }
   const ordinary = spec.groupsPerScope - spec.special.length;
   for (let user = 0; user < spec.usersPerScope; user++) {
@@ -201,20 +154,55 @@ async function loadScope(client: pg.ClientBase, spec: ScaleSpec, seed: number, s
     for (let attempt = 0; picked.size < wanted && attempt < wanted * 4; attempt++) {
       picked.add(spec.special.length + Math.floor(ordinary * random.next() ** spec.tailExponent));
     }
-    for (const group of picked) {
-      groupIds.push(rows.groupIds[group]!);
-      userIds.push(rows.userIds[user]!);
-    }
-    await flush(false);
+    for (const group of picked) memberships.push([group, user]);
   }
-  await flush(true);
-  return { memberships: total };
+  return { users, groups, memberships };
+}
+
+/** Inserts one scope's generated rows (users, groups, memberships) in batches. */
+async function loadScope(client: pg.ClientBase, spec: ScaleSpec, seed: number, scopeIndex: number, scope: BenchScope): Promise<{ memberships: number }> {
+  const data = generateScope(spec, seed, scopeIndex, scope);
+  const scopeParams = [scope.tenantKey, scope.orgKey];
+  for (let start = 0; start < data.users.length; start += BATCH) {
+    const batch = data.users.slice(start, start + BATCH);
+    await client.query(
+      `INSERT INTO users (tenant_key, org_key, id, user_key, name, email, is_active, created_on, modified_on, created_by, modified_by)
+       SELECT $1, $2, t.id, t.k, t.n, t.e, t.a, t.c, t.c, '${LOADER}', '${LOADER}'
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::timestamptz[]) AS t(id, k, n, e, a, c)`,
+      [...scopeParams, ...columns(batch, ['id', 'key', 'name', 'email', 'isActive', 'createdOn'])],
+    );
+  }
+  for (let start = 0; start < data.groups.length; start += BATCH) {
+    const batch = data.groups.slice(start, start + BATCH);
+    await client.query(
+      `INSERT INTO groups (tenant_key, org_key, id, group_key, name, email, notes, is_active, created_on, modified_on, created_by, modified_by)
+       SELECT $1, $2, t.id, t.k, t.n, t.e, t.notes, t.a, t.c, t.c, '${LOADER}', '${LOADER}'
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::timestamptz[]) AS t(id, k, n, e, notes, a, c)`,
+      [...scopeParams, ...columns(batch, ['id', 'key', 'name', 'email', 'notes', 'isActive', 'createdOn'])],
+    );
+  }
+  for (let start = 0; start < data.memberships.length; start += BATCH) {
+    const batch = data.memberships.slice(start, start + BATCH);
+    await client.query(
+      `INSERT INTO memberships (tenant_key, org_key, group_id, user_id, created_on)
+       SELECT $1, $2, t.g, t.u, $5::timestamptz FROM unnest($3::uuid[], $4::uuid[]) AS t(g, u)`,
+      [...scopeParams, batch.map(([group]) => data.groups[group]!.id), batch.map(([, user]) => data.users[user]!.id), new Date(EPOCH).toISOString()],
+    );
+  }
+  return { memberships: data.memberships.length };
+}
+
+/** Column arrays (for `unnest`) of some rows' fields. */
+function columns<Row, Key extends keyof Row>(rows: readonly Row[], keys: readonly Key[]): unknown[][] {
+  return keys.map((key) => rows.map((row) => row[key]));
 }
 
 export interface PreparedDatabase {
   readonly url: string;
   readonly name: string;
   readonly reused: boolean;
+  /** The dataset marker (generator version, scale, seed): the baseline's schema is tagged with it. */
+  readonly marker: string;
   /** Wall time of create + migrate + load + index + analyze (0 when reused). */
   readonly loadMs: number;
   readonly counts: { groups: number; users: number; memberships: number };
@@ -227,12 +215,14 @@ export function benchDatabaseUrl(adminUrl: string, name: string): string {
 }
 
 function markerOf(spec: ScaleSpec, seed: number): string {
-  const digest = createHash('sha256').update(JSON.stringify({ spec, seed, GENERATOR_VERSION })).digest('hex').slice(0, 12);
+  // What the rows depend on (not how the workloads read them).
+  const { deepOffset: _deepOffset, ...data } = spec;
+  const digest = createHash('sha256').update(JSON.stringify({ spec: data, seed, GENERATOR_VERSION })).digest('hex').slice(0, 12);
   return `igs-bench dataset v${GENERATOR_VERSION} scale=${spec.name} seed=${seed} ${digest}`;
 }
 
 /** Rows the bench itself writes (W5, W6): removed when a kept database is reused. */
-export const BENCH_WRITE_PREFIXES = ['w5-', 'w6-'];
+export const BENCH_WRITE_PREFIXES = ['w5-', 'w6-', 'w8-'];
 
 /**
  * A database `igs_bench_<scale>` holding the dataset: reused when a complete one with the same marker
@@ -243,10 +233,13 @@ export async function prepareDatabase(options: {
   spec: ScaleSpec;
   seed: number;
   fresh: boolean;
+  /** Default `igs_bench_<scale>`; must start with `igs_bench_` (the bench drops it). */
+  name?: string;
   log: (line: string) => void;
 }): Promise<PreparedDatabase> {
   const { adminUrl, spec, seed, log } = options;
-  const name = `igs_bench_${spec.name.toLowerCase()}`;
+  const name = options.name ?? `igs_bench_${spec.name.toLowerCase()}`;
+  if (!/^igs_bench_[a-z0-9_]+$/.test(name)) throw new Error(`database name ${name}: must be igs_bench_ followed by [a-z0-9_]`);
   const url = benchDatabaseUrl(adminUrl, name);
   const marker = markerOf(spec, seed);
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -268,7 +261,7 @@ export async function prepareDatabase(options: {
         }
         return countRows(client);
       });
-      return { url, name, reused: true, loadMs: 0, counts };
+      return { url, name, reused: true, marker, loadMs: 0, counts };
     }
     const started = performance.now();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -279,18 +272,19 @@ export async function prepareDatabase(options: {
     await admin.query(`COMMENT ON DATABASE ${name} IS '${marker}'`);
     const loadMs = performance.now() - started;
     log(`  dataset ready in ${(loadMs / 1000).toFixed(1)} s`);
-    return { url, name, reused: false, loadMs, counts };
+    return { url, name, reused: false, marker, loadMs, counts };
   } finally {
     await admin.end();
   }
 }
 
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  if (!name.startsWith('igs_bench_')) throw new Error(`refusing to drop ${name}: not a bench database`);
   await withClient(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
 /** The service's own migrations, run by its own Database class from the build. */
-async function migrate(url: string): Promise<void> {
+export async function migrate(url: string): Promise<void> {
   const built = resolve(import.meta.dirname, '../dist/database/database.js');
   if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
   const { Database } = (await import(pathToFileURL(built).href)) as {

@@ -20,6 +20,9 @@ export interface Measurement {
   ratioRange?: readonly [number, number];
   /** How many runs this row sums up (the one shown is the run of median req/s). */
   rounds?: number;
+  /** Sequential runs (W6, W8): the median latency of the first and of the last 10 calls, ms. */
+  readonly firstTen?: number;
+  readonly lastTen?: number;
   readonly note?: string;
 }
 
@@ -33,6 +36,11 @@ export interface LoadOptions {
   readonly amount?: number;
   /** Seconds of unrecorded load first (JIT, caches, pool); 0 for none. */
   readonly warmup: number;
+  /**
+   * Unrecorded requests first, before the `warmup` seconds: enough for every prepared statement to
+   * reach its generic plan (sixth execution) on every pooled database connection.
+   */
+  readonly warmupRequests?: number;
   /** Per-request timeout, seconds (autocannon's default is 10). */
   readonly timeout?: number;
 }
@@ -48,6 +56,7 @@ export async function measure(
     requests: options.requests,
     timeout: options.timeout ?? 10,
   } satisfies autocannon.Options;
+  if (options.warmupRequests && options.amount === undefined) await run({ ...base, amount: options.warmupRequests });
   if (options.warmup > 0 && options.amount === undefined) await run({ ...base, duration: options.warmup });
   const started = performance.now();
   const { result, latencies } = await run(options.amount === undefined ? { ...base, duration: options.duration } : { ...base, amount: options.amount });
@@ -91,6 +100,42 @@ function run(options: autocannon.Options): Promise<{ result: autocannon.Result; 
       latencies[n++] = responseTime;
     });
   });
+}
+
+/**
+ * Calls `call` `count` times, one after the other (one connection), and times each call: the row's
+ * p50/p99 are per call, `firstTen`/`lastTen` the medians of the first and last ten when there are
+ * at least 20 calls (a plan that changes after the fifth execution of a statement shows as a step
+ * between them).
+ */
+export async function sequential(
+  label: { workload: string; description: string; target: string; note?: string },
+  count: number,
+  call: (index: number) => Promise<boolean>,
+): Promise<Measurement> {
+  const times: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  for (let index = 0; index < count; index++) {
+    const before = performance.now();
+    if (!(await call(index))) errors++;
+    times.push(performance.now() - before);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = Float64Array.from(times).sort();
+  return {
+    ...label,
+    connections: 1,
+    seconds,
+    requests: count,
+    rps: (1000 * count) / sum(sorted),
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    errors,
+    statusCodes: errors > 0 ? { error: errors } : {},
+    // Only when they are apart: with fewer than 20 calls the two tens overlap.
+    ...(count >= 20 ? { firstTen: median(times.slice(0, 10)), lastTen: median(times.slice(-10)) } : {}),
+  };
 }
 
 function sum(values: Float64Array): number {
