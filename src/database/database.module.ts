@@ -22,7 +22,11 @@ import { UnitOfWork } from './unit-of-work.js';
       useFactory: (config: AppConfig) => new PreparedStatements(config.dbPreparedStatements),
     },
     UnitOfWork,
-    TableStatistics,
+    {
+      provide: TableStatistics,
+      inject: [Database],
+      useFactory: (database: Database) => new TableStatistics(database.dataSource, database.kind === 'embedded' ? 'vacuum' : 'analyze'),
+    },
   ],
   exports: [Database, DataSource, UnitOfWork, TableStatistics],
 })

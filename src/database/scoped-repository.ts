@@ -20,6 +20,17 @@ export abstract class ScopedRepository {
     return `${alias}.tenant_key = $1 AND ${alias}.org_key = $2`;
   }
 
+  /**
+   * The scope for a text search of the table: `scoped(alias)`, and the same scope as the key the
+   * table's trigram search index leads with (`tenant_key || '/' || org_key`, see the search-index
+   * migration), which lets that index yield only the scope's candidates. Only statements that search
+   * text use it: no other statement names the expression, so no other can be planned through that
+   * index (a GIN index on the scope columns themselves was chosen to read whole scopes).
+   */
+  protected searchScoped(alias: string): string {
+    return `${this.scoped(alias)} AND (${alias}.tenant_key || '/' || ${alias}.org_key) = ($1 || '/' || $2)`;
+  }
+
   protected run<T>(scope: Scope, sql: string, params: readonly unknown[] = []): Promise<QueryRows<T>> {
     return this.uow.query<T>(scope, sql, [scope.tenantKey, scope.orgKey, ...params]);
   }

@@ -51,6 +51,17 @@ describe('TableStatistics', () => {
     expect(statements).toEqual([]);
   });
 
+  it('vacuums as well on the embedded database, which runs no autovacuum', async () => {
+    const { dataSource, statements } = fakeDataSource({});
+    const statistics = new TableStatistics(dataSource, 'vacuum');
+    await statistics.onApplicationBootstrap();
+    expect(statements.filter((sql) => !sql.startsWith('SELECT'))).toEqual(['VACUUM (ANALYZE) groups', 'VACUUM (ANALYZE) users', 'VACUUM (ANALYZE) memberships']);
+    statements.length = 0;
+    statistics.noteWrites('groups', 50);
+    await settle();
+    expect(statements[0]).toBe('VACUUM (ANALYZE) groups');
+  });
+
   it('never throws into the caller when ANALYZE fails', async () => {
     const dataSource = { isInitialized: true, query: async () => Promise.reject(new Error('gone')) } as unknown as DataSource;
     const statistics = new TableStatistics(dataSource);

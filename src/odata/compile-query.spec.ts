@@ -43,12 +43,14 @@ describe('compileCollectionQuery: contract', () => {
       { $filter: "contains(name,'ops') and users/any(u: u/isActive)", $orderby: 'createdOn desc', $select: 'groupKey', $top: '20', $skip: '40', $count: 'true' },
       GROUP_ENTITY,
     );
+    // $skip: the page's ids first (ordered, skipped, limited), then their rows by primary key.
     expect(compiled.selectStatement(SCOPE)).toBe(
-      'SELECT r.id AS "id", r.group_key AS "groupKey", json_build_array(r.created_on, r.id) AS "__keyset" FROM groups r ' +
+      'SELECT r.id AS "id", r.group_key AS "groupKey", json_build_array(r.created_on, r.id) AS "__keyset" FROM (SELECT r.id FROM groups r ' +
         'WHERE r.tenant_key = $1 AND r.org_key = $2 AND (((r.name LIKE $3::text) AND EXISTS (SELECT 1 FROM memberships o_m1 ' +
         'JOIN users o_t1 ON o_t1.tenant_key = o_m1.tenant_key AND o_t1.org_key = o_m1.org_key AND o_t1.id = o_m1.user_id ' +
         'WHERE o_m1.tenant_key = r.tenant_key AND o_m1.org_key = r.org_key AND o_m1.group_id = r.id AND o_t1.is_active))) ' +
-        'ORDER BY r.created_on DESC, r.id DESC LIMIT 21 OFFSET 40',
+        'ORDER BY r.created_on DESC, r.id DESC LIMIT 21 OFFSET 40) r_page JOIN groups r ON r.tenant_key = $1 AND r.org_key = $2 AND r.id = r_page.id ' +
+        'ORDER BY r.created_on DESC, r.id DESC',
     );
     expect(compiled.params).toEqual(['%ops%']);
     expect(compiled.countParams).toEqual(['%ops%']);

@@ -97,6 +97,8 @@ export interface CompiledCollectionQuery {
   readonly pageSize: number;
   readonly top: number | undefined;
   readonly count: boolean;
+  /** Every matching row must contain a given text (see `matchesText`): served by the table's search index. */
+  readonly matchesText: boolean;
   readonly params: readonly unknown[];
   readonly countParams: readonly unknown[];
   readonly firstParam: number;
@@ -134,7 +136,8 @@ export function compileCollectionQuery(
   if (query.search) conditions.push(compileSearch(query.search, scope.it, params));
   const where = conditions.length === 0 ? 'TRUE' : conditions.join(' AND ');
   const countParams = [...params.values];
-  const countInOneScan = query.count && matchesText(query);
+  const textMatch = matchesText(query);
+  const countInOneScan = query.count && textMatch;
 
   // 2. ORDER BY, with the id tie-breaker.
   const orderby = query.orderby ?? defaultOrderBy(options.defaultOrderBy ?? model.keyProperty);
@@ -165,7 +168,15 @@ export function compileCollectionQuery(
   const table = model.table;
   const pageStatement = (items: string, scopePredicate: string) => {
     const filters = [scopePredicate, `(${where})`, ...(keyset ? [keyset] : [])].join(' AND ');
-    return `SELECT ${items} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} ${page}`;
+    if (offset === 0) return `SELECT ${items} FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} ${page}`;
+    // `$skip`: the rows skipped are only counted, so find the page's ids first — on the order's
+    // index alone when it covers the order (the key orders do) — then read just the page's rows by
+    // primary key. Reading whole rows of everything skipped made $skip=50000 fifty times slower.
+    const ids = `${alias}_page`;
+    return (
+      `SELECT ${items} FROM (SELECT ${alias}.id FROM ${table} ${alias} WHERE ${filters} ORDER BY ${orderBy} ${page}) ${ids} ` +
+      `JOIN ${table} ${alias} ON ${scopePredicate} AND ${alias}.id = ${ids}.id ORDER BY ${orderBy}`
+    );
   };
   const countStatement = (scopePredicate: string) => `SELECT count(*) AS count FROM ${table} ${alias} WHERE ${scopePredicate} AND (${where})`;
   const compiled: CompiledCollectionQuery = {
@@ -188,6 +199,7 @@ export function compileCollectionQuery(
     pageSize,
     top: query.top,
     count: query.count,
+    matchesText: textMatch,
     params: [...params.values],
     countParams,
     firstParam,

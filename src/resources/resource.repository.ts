@@ -93,13 +93,18 @@ export class ResourceRepository extends ScopedRepository {
 
   /** One page of an OData collection query (compiled for alias `r`, parameters from $3). */
   collection(scope: Scope, query: CompiledCollectionQuery): Promise<CollectionRows> {
-    return this.runCollection(scope, query, this.scoped('r'), []);
+    return this.runCollection(scope, query, this.collectionScope(query), []);
   }
 
   /** The number of rows an OData query matches (`$count=true`, `/$count`). */
   async collectionCount(scope: Scope, query: CompiledCollectionQuery): Promise<number> {
-    const { rows } = await this.run<{ count: string }>(scope, query.countStatement(this.scoped('r')), query.countParams);
+    const { rows } = await this.run<{ count: string }>(scope, query.countStatement(this.collectionScope(query)), query.countParams);
     return Number(rows[0]!.count);
+  }
+
+  /** The scope predicate for alias `r`: the search index's form when the query matches text. */
+  private collectionScope(query: CompiledCollectionQuery): string {
+    return query.matchesText ? this.searchScoped('r') : this.scoped('r');
   }
 
   /**

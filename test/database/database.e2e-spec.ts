@@ -140,7 +140,7 @@ describe('database (configured)', () => {
         'CREATE INDEX ix_groups_scope_key_order ON public.groups USING btree (tenant_key, org_key, group_key COLLATE "C", id)',
       );
       expect(definitions['ix_users_search']).toBe(
-        'CREATE INDEX ix_users_search ON public.users USING gin (tenant_key, org_key, user_key gin_trgm_ops, name gin_trgm_ops, email gin_trgm_ops) WITH (fastupdate=off)',
+        "CREATE INDEX ix_users_search ON public.users USING gin (((((tenant_key)::text || '/'::text) || (org_key)::text)), user_key gin_trgm_ops, name gin_trgm_ops, email gin_trgm_ops) WITH (fastupdate=off)",
       );
       expect(definitions['ix_memberships_member']).toBe(
         'CREATE INDEX ix_memberships_member ON public.memberships USING btree (tenant_key, org_key, user_id, group_id)',

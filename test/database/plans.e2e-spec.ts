@@ -298,6 +298,17 @@ describe(`generic plans of the hot statements (${process.env['DATABASE_URL'] ? '
     for (const column of ['group_key', 'name', 'email', 'notes']) expect(conditions.some((condition) => condition?.includes(`(${column})::text ~~*`))).toBe(true);
   });
 
+  it('a deep $skip: the skipped rows only on the key-order index, then the page by primary key', async () => {
+    // As autovacuum leaves a server's table, and TableStatistics the embedded database's: all-visible.
+    await run((client) => client.query('VACUUM (ANALYZE) groups'));
+    const statements = await statementsOf(() => target.http.get(`${groupsPath()}/odata?$orderby=groupKey&$skip=3000&$top=20`));
+    const plan = await genericPlan(statement(statements, /FROM groups r WHERE/));
+    expectNoCliff(plan);
+    expect(accessPaths(plan).sort()).toEqual(['ix_groups_scope_key_order', 'pk_groups']);
+    const ordered = nodesOf(plan).find((node) => node['Index Name'] === 'ix_groups_scope_key_order');
+    expect(ordered!['Node Type']).toBe('Index Only Scan');
+  });
+
   it('groupKey eq in OData: the key-order index, not the search index', async () => {
     const statements = await statementsOf(() => target.http.get(`${groupsPath()}/odata?$filter=groupKey eq 'group-000003'`));
     const plan = await genericPlan(statement(statements, /FROM groups r WHERE/));

@@ -1,6 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { SEARCHED } from './1764129600000-query-indexes.js';
 
+/** The scope as the search indexes hold it; `ScopedRepository.searchScoped` writes the same expression. */
+const SEARCH_SCOPE_KEY = "tenant_key || '/' || org_key";
+
 /**
  * One trigram search index per table, on the columns as stored, instead of one per column on
  * `lower(column)`.
@@ -14,9 +17,14 @@ import { SEARCHED } from './1764129600000-query-indexes.js';
  * - with four indexes sharing the scope columns, a search on `name` could be served by the `notes`
  *   index through its scope columns alone, filtering the whole scope.
  *
- * Now each table has one GIN index: the scope columns (btree_gin, so a scope's search does not
- * visit other scopes' rows when the scope is a small part of the table) and every searched column
- * as stored, with `gin_trgm_ops`. Trigram extraction is case-insensitive, so the same index serves
+ * Now each table has one GIN index: the scope (btree_gin, so a scope's search does not visit other
+ * scopes' rows when the scope is a small part of the table) and every searched column as stored,
+ * with `gin_trgm_ops`. The scope is indexed as the expression `tenant_key || '/' || org_key` (keys
+ * cannot contain `/`), not as the two columns: any statement filters by the columns, and a GIN
+ * index on them was a third trap — a generic plan of `$skip=3000` over the scope read the whole
+ * scope through it (its cost for an unknown value is guessed very low) and sorted, instead of
+ * walking the key-order index. Only text searches name the expression (ScopedRepository's
+ * `searchScoped`), so only they can use this index. Trigram extraction is case-insensitive, so the same index serves
  * case-sensitive `LIKE` (`contains`, `startswith`, `endswith`) and `ILIKE` (`$search`); no
  * predicate of the service compares these columns with `=` in their own collation (keys are looked
  * up as `lower(key)`, OData `eq` compares `COLLATE "C"`), so no equality can be planned through it.
@@ -37,7 +45,7 @@ export class SearchIndexPerTable1764806400000 implements MigrationInterface {
     for (const [table, columns] of SEARCHED) {
       for (const column of columns) await db.query(`DROP INDEX IF EXISTS ix_${table}_search_${column}`);
       const searched = columns.map((column) => `${column} gin_trgm_ops`).join(', ');
-      await db.query(`CREATE INDEX ix_${table}_search ON ${table} USING gin (tenant_key, org_key, ${searched}) WITH (fastupdate = off)`);
+      await db.query(`CREATE INDEX ix_${table}_search ON ${table} USING gin ((${SEARCH_SCOPE_KEY}), ${searched}) WITH (fastupdate = off)`);
     }
   }
 
