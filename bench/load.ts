@@ -18,6 +18,8 @@ export interface Measurement {
   ratio?: number;
   /** Over several rounds: the lowest and highest of the per-round ratios. */
   ratioRange?: readonly [number, number];
+  /** Over several rounds: each round's ratio, in round order (the JSON report keeps them). */
+  roundRatios?: readonly number[];
   /** How many runs this row sums up (the one shown is the run of median req/s). */
   rounds?: number;
   /** Sequential runs (W6, W8): the median latency of the first and of the last 10 calls, ms. */

@@ -195,6 +195,10 @@ async function main(): Promise<void> {
   );
   if (rows.length > 0) {
     report.push('', formatTable(rows), '');
+    const perRound = rows.filter((row) => row.roundRatios && row.roundRatios.length > 1);
+    if (perRound.length > 0) {
+      report.push(`svc/base per round (in round order): ${perRound.map((row) => `${row.workload} ${row.roundRatios!.map((ratio) => ratio.toFixed(2)).join('/')}`).join(', ')}`, '');
+    }
     for (const row of rows.filter((r) => r.firstTen !== undefined)) {
       report.push(
         `${row.workload} ${row.target.padEnd(8)}: p50 ${row.p50.toFixed(1)} ms; median of the first 10 calls ${row.firstTen!.toFixed(1)} ms, of the last 10 ${row.lastTen!.toFixed(1)} ms ` +
@@ -524,7 +528,7 @@ function pushRuns(rows: Measurement[], runs: Measurement[][]): void {
   const medians = runs.map(medianRun);
   if (runs.length > 1) {
     const ratios = runs[0]!.map((service, round) => service.rps / runs[1]![round]!.rps);
-    Object.assign(medians[0]!, { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const });
+    Object.assign(medians[0]!, { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const, roundRatios: ratios });
   }
   rows.push(...medians);
 }

@@ -79,6 +79,33 @@ export class MembershipsRepository extends ScopedRepository {
     return this.runCollection(scope, query, this.memberPredicate(side, '$3'), [ownerId]);
   }
 
+  /**
+   * The owner that `ownerLookup` selects (a statement selecting `o.id`, the reference bound as $3)
+   * and a page of its members (`query` as for `collection`, without `$count`), in one statement:
+   * undefined when there is no such owner. The member rows are numbered in page order inside the
+   * lateral subquery and returned in that order.
+   */
+  async ownerAndPage(
+    scope: Scope,
+    side: MembershipSide,
+    ownerLookup: string,
+    reference: string,
+    query: CompiledCollectionQuery,
+  ): Promise<{ ownerId: string; rows: Record<string, unknown>[] } | undefined> {
+    if (query.count) throw new Error('ownerAndPage does not take $count');
+    const numbered = query.numberedSelectStatement(this.memberPredicate(side, 'o.id'));
+    const { rows } = await this.run<Record<string, unknown> & { __owner: string }>(
+      scope,
+      `SELECT o.id AS "__owner", p.* FROM (${ownerLookup}) o LEFT JOIN LATERAL (${numbered}) p ON TRUE ORDER BY p."${query.rowNumberColumn}"`,
+      [reference, ...query.params],
+    );
+    if (rows.length === 0) return undefined;
+    const ownerId = rows[0]!.__owner;
+    // An owner without (matching) members comes back as one row of nulls beside its id.
+    const members = rows[0]![query.rowNumberColumn] === null ? [] : rows.map(({ __owner: _owner, ...row }) => row);
+    return { ownerId, rows: members };
+  }
+
   /** The owner's member count and first page of members (`query` as for `collection`), in one statement. */
   async firstPage(scope: Scope, side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): Promise<MemberPage> {
     const { rows } = await this.run<MemberPage>(scope, `SELECT ${this.firstPageColumns(side, '$3', query)}`, [ownerId, ...query.params]);

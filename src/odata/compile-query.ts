@@ -51,6 +51,10 @@ import { Aliases, limitClause, ROOT_ALIAS_PATTERN, SqlParams, newScope } from '.
  *   (computed once) in the column `"__count"` of every row (strip it from the output). It reuses the
  *   same placeholders, so its params are the select statement's. A page without rows carries no
  *   count: then the count is 0 unless the page was skipped into ($skip, $skiptoken).
+ * - `numberedSelectStatement(scope)`: the select statement with each row's position in the page
+ *   in the column `"__row"` (to keep page order through an enclosing query; strip it like the keyset).
+ * - `matchesText`: every matching row must contain a given text (see `matchesText()`), so the table's
+ *   trigram search index serves the query: the repository then gives the search form of the scope.
  * - `pageJsonStatement(scope)`: the page as one JSON array (a statement of one row and one `json`
  *   column, to embed as a scalar subquery next to other columns): the select statement's rows as
  *   objects in page order, each with a `"__row"` (its position; strip it with the keyset column).
@@ -106,6 +110,7 @@ export interface CompiledCollectionQuery {
   selectStatement(scopePredicate: string): string;
   countStatement(scopePredicate: string): string;
   selectWithCountStatement(scopePredicate: string): string;
+  numberedSelectStatement(scopePredicate: string): string;
   pageJsonStatement(scopePredicate: string): string;
   withTokenContext(context: string): CompiledCollectionQuery;
   nextSkipToken(row: Readonly<Record<string, unknown>>): string;
@@ -227,10 +232,13 @@ export function compileCollectionQuery(
       // text counts the same rows, uncorrelated with the outer query.
       return pageStatement(`${selectList}, (${countStatement(scopePredicate)}) AS "${COUNT_COLUMN}"`, scopePredicate);
     },
+    numberedSelectStatement(scopePredicate: string): string {
+      return pageStatement(`${selectList}, row_number() OVER (ORDER BY ${orderBy}) AS "${ROW_NUMBER_COLUMN}"`, scopePredicate);
+    },
     pageJsonStatement(scopePredicate: string): string {
       // json_agg keeps no order of its input by itself, so the rows carry their position. `json`
       // (not jsonb) keeps the columns in select-list order: the same objects as the select statement's.
-      const numbered = pageStatement(`${selectList}, row_number() OVER (ORDER BY ${orderBy}) AS "${ROW_NUMBER_COLUMN}"`, scopePredicate);
+      const numbered = compiled.numberedSelectStatement(scopePredicate);
       return `SELECT coalesce(json_agg(page_rows ORDER BY page_rows."${ROW_NUMBER_COLUMN}"), '[]'::json) FROM (${numbered}) page_rows`;
     },
     withTokenContext(context: string): CompiledCollectionQuery {

@@ -42,6 +42,14 @@ const SYSTEM_OPTIONS = [
 type SystemOption = (typeof SYSTEM_OPTIONS)[number];
 const SYSTEM = new Set<string>(SYSTEM_OPTIONS);
 
+/** Whether `raw` names the system query option `option` (`$skiptoken`), spelled as parseQuery accepts it (any case, `$` optional). */
+export function hasSystemOption(raw: RawQuery, option: SystemOption): boolean {
+  return Object.keys(raw).some((key) => {
+    const lower = key.toLowerCase();
+    return (lower.startsWith('$') ? lower : `$${lower}`) === option;
+  });
+}
+
 export function parseQuery(raw: RawQuery): ODataQuery {
   checkLength(raw);
   const values = new Map<SystemOption, string>();

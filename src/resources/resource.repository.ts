@@ -81,6 +81,18 @@ export class ResourceRepository extends ScopedRepository {
     return byKey.rows[0];
   }
 
+  /**
+   * A statement selecting the id (`o.id`) of the record `findByIdOrKey` finds for the reference bound
+   * as `$3`: by id when it is a UUID some record has as its id, else by key — to embed in a statement
+   * that reads more about that record (e.g. a page of its members) in the same round trip.
+   */
+  ownerLookup(idOrKey: string): string {
+    const byKey = `lower(o.${this.keyColumn}) = lower($3::text)`;
+    return isUuid(idOrKey)
+      ? `SELECT o.id FROM ${this.model.table} o WHERE ${this.scoped('o')} AND (o.id = $3::text::uuid OR ${byKey}) ORDER BY o.id = $3::text::uuid DESC LIMIT 1`
+      : `SELECT o.id FROM ${this.model.table} o WHERE ${this.scoped('o')} AND ${byKey}`;
+  }
+
   /** One page in key order (case-insensitive, ties by id). Asks for one row more to tell if more exist. */
   async list(scope: Scope, limit: number, offset: number): Promise<ResourceRow[]> {
     const { rows } = await this.run<ResourceRow>(

@@ -8,7 +8,7 @@ import { MemberPage, MembershipsRepository } from '../memberships/memberships.re
 import { CompiledQueryCache } from '../odata/query-cache.js';
 import { collectionBody, ODataCollection } from '../odata/collection-body.js';
 import { CompiledCollectionQuery, compileCollectionQuery } from '../odata/compile-query.js';
-import type { RawQuery } from '../odata/parse-query.js';
+import { hasSystemOption, RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
 import { SUMMARY_PROPERTIES } from './resource-model.js';
 import { FindOptions, ResourceRepository, ResourceRow } from './resource.repository.js';
@@ -172,6 +172,20 @@ export abstract class ResourceService {
 
   /** The owner's members as an OData collection (`/groups/{idOrKey}/users`, `/users/{idOrKey}/groups`). */
   async listMembers(scope: Scope, idOrKey: string, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
+    // Without $skiptoken (checked against the owner's id) and $count, owner and page are one statement.
+    if (!hasSystemOption(rawQuery, '$skiptoken')) {
+      const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4 });
+      if (!query.count) {
+        const found = await this.memberships.ownerAndPage(scope, this.side, this.owners.ownerLookup(idOrKey), idOrKey, query);
+        if (!found) throw AppError.notFound(this.side.owner.entityType, idOrKey);
+        // Compiled for any owner: a next link's token is bound to this one.
+        const bound = found.rows.length > query.pageSize ? query.withTokenContext(found.ownerId) : query;
+        return collectionBody(found.rows, bound, undefined, {
+          context: `${scopeBasePath(scope)}/$metadata#${this.side.member.entitySet}`,
+          selfPath: `${this.collectionPath(scope)}/${found.ownerId}/${this.side.navigation}`,
+        });
+      }
+    }
     const owner = await this.findOrFail(scope, idOrKey);
     const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
     const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
