@@ -45,12 +45,16 @@ import { Aliases, limitClause, ROOT_ALIAS_PATTERN, SqlParams, newScope } from '.
  *     SELECT <selectList> FROM <table> r WHERE <scope> AND (<where>) [AND <keyset>]
  *       ORDER BY <orderBy> LIMIT <limit> OFFSET <offset>   -- params: scopeParams ++ params
  *     SELECT count(*) AS count FROM <table> r WHERE <scope> AND (<where>)   -- scopeParams ++ countParams
- *   (LIMIT and OFFSET are literal numbers, not parameters: see `limitClause`.)
+ *   (LIMIT and OFFSET are literal numbers, not parameters: see `limitClause`. With `$skip` the
+ *   select statement finds the page's ids in that shape first, then joins the table by id for the
+ *   page's rows, so what is skipped is read from the order's index alone when it covers the order.)
  * - `selectWithCountStatement(scope)`: the page and the total in one statement (one snapshot, one
  *   round trip): the select statement with the count statement as an uncorrelated scalar subquery
  *   (computed once) in the column `"__count"` of every row (strip it from the output). It reuses the
  *   same placeholders, so its params are the select statement's. A page without rows carries no
  *   count: then the count is 0 unless the page was skipped into ($skip, $skiptoken).
+ *   With a text match (`matchesText`) it reads the matching rows once instead, into a materialized
+ *   CTE that both the page and the count read.
  * - `numberedSelectStatement(scope)`: the select statement with each row's position in the page
  *   in the column `"__row"` (to keep page order through an enclosing query; strip it like the keyset).
  * - `matchesText`: every matching row must contain a given text (see `matchesText()`), so the table's
