@@ -351,18 +351,7 @@ async function runWorkloads(
       get(`${homePath}/groups/${big}`),
       ...targets.slice(0, 50).map((target) => ({ method: 'GET' as const, path: target.path, headers: { authorization: target.authorization } })),
     ]);
-    const randomKeys = (): autocannon.Request[] => {
-      const random = new Random(options.seed, 101);
-      return [
-        {
-          method: 'GET',
-          setupRequest: (request) => {
-            const target = targets[random.int(targets.length)]!;
-            return { ...request, path: target.path, headers: { authorization: target.authorization } };
-          },
-        },
-      ];
-    };
+    const randomKeys = () => randomGets(targets, new Random(options.seed, 101));
     await compare('W1', 'GET /groups/{key}, random keys', servers.map(({ target, server }) => ({ target, server, requests: randomKeys })));
   }
 
@@ -494,18 +483,7 @@ async function runWorkloads(
       authorization: auth({ tenantKey: row.tenant_key, orgKey: row.org_key }),
     }));
     await verifySame('W7', servers, targets.slice(0, 100).map((target) => ({ method: 'GET' as const, path: target.path, headers: { authorization: target.authorization } })));
-    const randomUsers = (): autocannon.Request[] => {
-      const random = new Random(options.seed, 107);
-      return [
-        {
-          method: 'GET',
-          setupRequest: (request) => {
-            const target = targets[random.int(targets.length)]!;
-            return { ...request, path: target.path, headers: { authorization: target.authorization } };
-          },
-        },
-      ];
-    };
+    const randomUsers = () => randomGets(targets, new Random(options.seed, 107));
     await compare('W7', "GET /users/{key}/groups, random users", servers.map(({ target, server }) => ({ target, server, requests: randomUsers })));
   }
 
@@ -531,6 +509,19 @@ function pushRuns(rows: Measurement[], runs: Measurement[][]): void {
     Object.assign(medians[0]!, { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] as const, roundRatios: ratios });
   }
   rows.push(...medians);
+}
+
+/** One GET per request, each to a target drawn (seeded) from `targets`, with that target's token. */
+function randomGets(targets: ReadonlyArray<{ path: string; authorization: string }>, random: Random): autocannon.Request[] {
+  return [
+    {
+      method: 'GET',
+      setupRequest: (request) => {
+        const target = targets[random.int(targets.length)]!;
+        return { ...request, path: target.path, headers: { authorization: target.authorization } };
+      },
+    },
+  ];
 }
 
 /** Follows `@odata.nextLink` with `Prefer: odata.maxpagesize=1000` until `depth` rows are behind; returns that $skiptoken. */

@@ -172,26 +172,42 @@ export abstract class ResourceService {
 
   /** The owner's members as an OData collection (`/groups/{idOrKey}/users`, `/users/{idOrKey}/groups`). */
   async listMembers(scope: Scope, idOrKey: string, rawQuery: RawQuery, maxPageSize?: number): Promise<ODataCollection<Resource>> {
-    // Without $skiptoken (checked against the owner's id) and $count, owner and page are one statement.
-    if (!hasSystemOption(rawQuery, '$skiptoken')) {
-      const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4 });
-      if (!query.count) {
-        const found = await this.memberships.ownerAndPage(scope, this.side, this.owners.ownerLookup(idOrKey), idOrKey, query);
-        if (!found) throw AppError.notFound(this.side.owner.entityType, idOrKey);
-        // Compiled for any owner: a next link's token is bound to this one.
-        const bound = found.rows.length > query.pageSize ? query.withTokenContext(found.ownerId) : query;
-        return collectionBody(found.rows, bound, undefined, {
-          context: `${scopeBasePath(scope)}/$metadata#${this.side.member.entitySet}`,
-          selfPath: `${this.collectionPath(scope)}/${found.ownerId}/${this.side.navigation}`,
-        });
-      }
+    if (hasSystemOption(rawQuery, '$skiptoken')) {
+      // A token is checked against the owner's id as the query compiles: the owner comes first.
+      const owner = await this.findOrFail(scope, idOrKey);
+      const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
+      const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
+      return this.memberCollection(scope, owner.id, rows, query, count, 'bound');
     }
-    const owner = await this.findOrFail(scope, idOrKey);
-    const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4, tokenContext: owner.id });
-    const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
-    return collectionBody(rows, query, count, {
+    // Compiled for any owner (and so kept once for all); a next link's token is bound to this one below.
+    const query = this.queries.compile(rawQuery, this.side.member, { maxPageSize, firstParam: 4 });
+    if (query.count) {
+      const owner = await this.findOrFail(scope, idOrKey);
+      const { rows, count } = await this.memberships.collection(scope, this.side, owner.id, query);
+      return this.memberCollection(scope, owner.id, rows, query, count, 'unbound');
+    }
+    // Owner and page in one statement.
+    const found = await this.memberships.ownerAndPage(scope, this.side, this.owners.ownerLookup(idOrKey), idOrKey, query);
+    if (!found) throw AppError.notFound(this.side.owner.entityType, idOrKey);
+    return this.memberCollection(scope, found.ownerId, found.rows, query, undefined, 'unbound');
+  }
+
+  /**
+   * A page of the owner's members as OData JSON. A query compiled for any owner (`unbound`) is bound
+   * to this one for its next link's token — a recompile, so only when there is a next page.
+   */
+  private memberCollection(
+    scope: Scope,
+    ownerId: string,
+    rows: Record<string, unknown>[],
+    query: CompiledCollectionQuery,
+    count: number | undefined,
+    tokens: 'bound' | 'unbound',
+  ): ODataCollection<Resource> {
+    const bound = tokens === 'unbound' && rows.length > query.pageSize ? query.withTokenContext(ownerId) : query;
+    return collectionBody(rows, bound, count, {
       context: `${scopeBasePath(scope)}/$metadata#${this.side.member.entitySet}`,
-      selfPath: `${this.collectionPath(scope)}/${owner.id}/${this.side.navigation}`,
+      selfPath: `${this.collectionPath(scope)}/${ownerId}/${this.side.navigation}`,
     });
   }
 
