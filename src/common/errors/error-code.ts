@@ -9,6 +9,10 @@ export enum ErrorCode {
   InvalidScope = 'InvalidScope',
   UnknownReferences = 'UnknownReferences',
   UnsupportedQueryOption = 'UnsupportedQueryOption',
+  /** The query ran past the statement time limit (DB_STATEMENT_TIMEOUT_MS): it is too expensive. */
+  QueryBudgetExceeded = 'QueryBudgetExceeded',
+  /** The response would hold more rows, expanded ones included, than MAX_RESPONSE_ROWS. */
+  ResponseTooLarge = 'ResponseTooLarge',
   Unauthorized = 'Unauthorized',
   Forbidden = 'Forbidden',
   NotFound = 'NotFound',
@@ -17,6 +21,12 @@ export enum ErrorCode {
   PreconditionFailed = 'PreconditionFailed',
   PayloadTooLarge = 'PayloadTooLarge',
   UnsupportedMediaType = 'UnsupportedMediaType',
+  /** The tenant's request rate (RATE_LIMIT_*) is used up; `Retry-After` says when to come back. */
+  RateLimitExceeded = 'RateLimitExceeded',
+  /** The tenant already holds its share of database connections (TENANT_MAX_CONCURRENCY). */
+  TenantConcurrencyExceeded = 'TenantConcurrencyExceeded',
+  /** The database cannot be reached or lost the connection; `Retry-After` says when to retry. */
+  DatabaseUnavailable = 'DatabaseUnavailable',
   ServiceUnavailable = 'ServiceUnavailable',
   InternalError = 'InternalError',
 }
@@ -27,6 +37,8 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.InvalidScope]: 400,
   [ErrorCode.UnknownReferences]: 400,
   [ErrorCode.UnsupportedQueryOption]: 400,
+  [ErrorCode.QueryBudgetExceeded]: 400,
+  [ErrorCode.ResponseTooLarge]: 400,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.NotFound]: 404,
@@ -35,6 +47,9 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.PreconditionFailed]: 412,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.RateLimitExceeded]: 429,
+  [ErrorCode.TenantConcurrencyExceeded]: 429,
+  [ErrorCode.DatabaseUnavailable]: 503,
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.InternalError]: 500,
 };
