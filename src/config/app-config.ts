@@ -29,6 +29,24 @@ export class AppConfig {
   get dbPreparedStatements(): number {
     return this.config.get('DB_PREPARED_STATEMENTS', { infer: true });
   }
+  get dbStatementTimeoutMs(): number {
+    return this.config.get('DB_STATEMENT_TIMEOUT_MS', { infer: true });
+  }
+  get dbPoolWaitMs(): number {
+    return this.config.get('DB_POOL_WAIT_MS', { infer: true });
+  }
+  /** A tenant's share of the connections: TENANT_MAX_CONCURRENCY, else half the pool (the embedded database has one). */
+  get tenantMaxConcurrency(): number {
+    const configured = this.config.get('TENANT_MAX_CONCURRENCY', { infer: true }) as number | undefined;
+    if (configured !== undefined) return configured;
+    return this.databaseUrl ? Math.max(1, Math.floor(this.dbPoolSize / 2)) : 1;
+  }
+  get tenantQueueWaitMs(): number {
+    return this.config.get('TENANT_QUEUE_WAIT_MS', { infer: true });
+  }
+  get maxResponseRows(): number {
+    return this.config.get('MAX_RESPONSE_ROWS', { infer: true });
+  }
   get maxBodyBytes(): number {
     return this.config.get('MAX_BODY', { infer: true });
   }

@@ -39,6 +39,44 @@ export class Environment {
   @Transform(({ value }) => toInteger(value))
   DB_PREPARED_STATEMENTS = 200;
 
+  // Query budget, pool waits, tenant fairness and response size (issue 16)
+
+  /** Time limit of every statement on a PostgreSQL server, in ms; a query past it is cancelled (0: none). */
+  @IsInt({ message: 'DB_STATEMENT_TIMEOUT_MS must be an integer between 0 and 3600000 (ms; 0 = no limit)' })
+  @Min(0, { message: 'DB_STATEMENT_TIMEOUT_MS must be an integer between 0 and 3600000 (ms; 0 = no limit)' })
+  @Max(3_600_000, { message: 'DB_STATEMENT_TIMEOUT_MS must be an integer between 0 and 3600000 (ms; 0 = no limit)' })
+  @Transform(({ value }) => toInteger(value))
+  DB_STATEMENT_TIMEOUT_MS = 5000;
+
+  /** How long a statement waits for a pool connection (or for one to open) before the request is a 503. */
+  @IsInt({ message: 'DB_POOL_WAIT_MS must be an integer between 1 and 600000 (ms)' })
+  @Min(1, { message: 'DB_POOL_WAIT_MS must be an integer between 1 and 600000 (ms)' })
+  @Max(600_000, { message: 'DB_POOL_WAIT_MS must be an integer between 1 and 600000 (ms)' })
+  @Transform(({ value }) => toInteger(value))
+  DB_POOL_WAIT_MS = 2000;
+
+  /** Database connections one tenant may hold at once; absent: half the pool (at least 1). */
+  @IsOptional()
+  @IsInt({ message: 'TENANT_MAX_CONCURRENCY must be an integer between 1 and 200' })
+  @Min(1, { message: 'TENANT_MAX_CONCURRENCY must be an integer between 1 and 200' })
+  @Max(200, { message: 'TENANT_MAX_CONCURRENCY must be an integer between 1 and 200' })
+  @Transform(({ value }) => toInteger(value))
+  TENANT_MAX_CONCURRENCY?: number;
+
+  /** How long a tenant's statement beyond its share waits for a slot before the request is a 429. */
+  @IsInt({ message: 'TENANT_QUEUE_WAIT_MS must be an integer between 0 and 600000 (ms)' })
+  @Min(0, { message: 'TENANT_QUEUE_WAIT_MS must be an integer between 0 and 600000 (ms)' })
+  @Max(600_000, { message: 'TENANT_QUEUE_WAIT_MS must be an integer between 0 and 600000 (ms)' })
+  @Transform(({ value }) => toInteger(value))
+  TENANT_QUEUE_WAIT_MS = 1000;
+
+  /** Most records one OData response holds, expanded ones included; larger pages are split (server-driven paging). */
+  @IsInt({ message: 'MAX_RESPONSE_ROWS must be an integer between 1000 and 10000000' })
+  @Min(1000, { message: 'MAX_RESPONSE_ROWS must be an integer between 1000 and 10000000' })
+  @Max(10_000_000, { message: 'MAX_RESPONSE_ROWS must be an integer between 1000 and 10000000' })
+  @Transform(({ value }) => toInteger(value))
+  MAX_RESPONSE_ROWS = 50_000;
+
   /** Largest accepted request body, in bytes; larger bodies get 413. Accepts `1mb`, `512kb` or bytes. */
   @IsInt({ message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })
   @Min(1024, { message: 'MAX_BODY must be a size such as 1mb, 512kb or a number of bytes (1kb–64mb)' })

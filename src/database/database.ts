@@ -6,6 +6,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DataDirLock } from './data-dir-lock.js';
+import { DatabaseAvailability } from './database-availability.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -15,7 +16,13 @@ export interface DatabaseSettings {
   /** The embedded database's directory; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize: number;
+  /** Postgres's `statement_timeout` for every statement of the service (absent or 0: none). Server only. */
+  statementTimeoutMs?: number;
+  /** How long a statement waits for a pool connection (or for one to open) before it fails (default 2000). */
+  poolWaitMs?: number;
 }
+
+const DEFAULT_POOL_WAIT_MS = 2000;
 
 /** Any constant shared by all replicas: two replicas starting together migrate one at a time. */
 const MIGRATION_LOCK_ID = 7_244_151_200;
@@ -34,24 +41,45 @@ export class Database implements OnApplicationShutdown {
     private readonly embedded?: { pglite: PGlite; lock?: DataDirLock },
   ) {}
 
-  static async open(settings: DatabaseSettings): Promise<Database> {
-    return settings.databaseUrl ? Database.openServer(settings.databaseUrl, settings.poolSize) : Database.openEmbedded(settings.dataDir);
+  static async open(settings: DatabaseSettings, availability = new DatabaseAvailability()): Promise<Database> {
+    return settings.databaseUrl ? Database.openServer(settings.databaseUrl, settings, availability) : Database.openEmbedded(settings, availability);
   }
 
-  private static async openServer(url: string, poolSize: number): Promise<Database> {
-    const dataSource = new DataSource({ ...commonOptions(), url, extra: { max: poolSize } });
+  private static async openServer(url: string, settings: DatabaseSettings, availability: DatabaseAvailability): Promise<Database> {
+    // Migrations first, on a connection of their own without the statement time limit: building an
+    // index on a large table may take longer than any request may.
+    await withAdvisoryLock(url, async () => {
+      const migrator = new DataSource({ ...commonOptions(), url, extra: { max: 1, Client: clientClassFor(availability) } });
+      await migrator.initialize();
+      try {
+        await migrator.runMigrations({ transaction: 'each' });
+      } finally {
+        await migrator.destroy();
+      }
+    });
+    const dataSource = new DataSource({
+      ...commonOptions(),
+      url,
+      poolErrorHandler: (error: unknown) => availability.connectionLost(error),
+      extra: {
+        max: settings.poolSize,
+        Client: clientClassFor(availability),
+        // A statement waits this long for a free connection (or for a new one to open), then is a 503.
+        connectionTimeoutMillis: settings.poolWaitMs ?? DEFAULT_POOL_WAIT_MS,
+        // The query budget, enforced by the server itself: it cancels the statement (57014).
+        ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+        // TCP keep-alive: a connection whose server vanished without a word (a failover, a cut
+        // network) is noticed instead of hanging the next statement.
+        keepAlive: true,
+      },
+    });
     await dataSource.initialize();
-    try {
-      await withAdvisoryLock(url, () => dataSource.runMigrations({ transaction: 'each' }));
-    } catch (error) {
-      await dataSource.destroy();
-      throw error;
-    }
     Database.logger.log(`Using the PostgreSQL server at ${redact(url)}`);
     return new Database(dataSource, 'server');
   }
 
-  private static async openEmbedded(dataDir: string): Promise<Database> {
+  private static async openEmbedded(settings: DatabaseSettings, availability: DatabaseAvailability): Promise<Database> {
+    const { dataDir } = settings;
     const inMemory = dataDir.startsWith('memory://');
     const lock = inMemory ? undefined : DataDirLock.acquire(dataDir);
     let pglite: PGlite | undefined;
@@ -66,7 +94,11 @@ export class Database implements OnApplicationShutdown {
         host: 'localhost',
         username: 'postgres',
         database: 'postgres',
-        extra: { connection, max: 1, idleTimeoutMillis: 0 },
+        poolErrorHandler: (error: unknown) => availability.connectionLost(error),
+        // No statement_timeout here: PGlite runs a statement synchronously in this very thread, and
+        // cannot be interrupted (it accepts the setting and ignores it). The row budget of responses
+        // (MAX_RESPONSE_ROWS) and the tenant gate bound what one request can take.
+        extra: { connection, max: 1, idleTimeoutMillis: 0, Client: clientClassFor(availability), connectionTimeoutMillis: settings.poolWaitMs ?? DEFAULT_POOL_WAIT_MS },
       });
       await dataSource.initialize();
       await dataSource.runMigrations({ transaction: 'each' });
@@ -97,6 +129,22 @@ export class Database implements OnApplicationShutdown {
   }
 }
 
+/**
+ * node-postgres clients that never crash the process: a client checked out of the pool (in a
+ * transaction, between two statements) that loses its connection emits `'error'`, and with no
+ * listener Node turns that into an uncaught exception — the process died on 3 of 4 database
+ * restarts. The pool listens only to its idle clients; this listens to every client, all its life.
+ * The statement under way fails on its own, and the pool drops the broken client when it is released.
+ */
+function clientClassFor(availability: DatabaseAvailability): typeof pg.Client {
+  return class ResilientClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      this.on('error', (error) => availability.connectionLost(error));
+    }
+  };
+}
+
 function commonOptions() {
   return {
     type: 'postgres',
@@ -116,6 +164,7 @@ function commonOptions() {
 /** Holds a session-level advisory lock on its own connection while `work` runs. */
 async function withAdvisoryLock<T>(url: string, work: () => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a lost lock connection fails the statements below, which say why
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);

@@ -2,7 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { Scope } from '../tenancy/scope.js';
+import { DatabaseAvailability } from './database-availability.js';
+import { isDatabaseUnavailable } from './database-failures.js';
 import { PreparedStatements } from './prepared-statements.js';
+import { TenantGate } from './tenant-gate.js';
 
 export interface QueryRows<T> {
   rows: T[];
@@ -35,12 +38,18 @@ function connectionOf(scope: Scope): PoolClient | undefined {
  * settings, the entities and the migrations): a TypeORM QueryRunner per statement cost more CPU than
  * the statement's own round trip on the hot read paths, and it cannot run named prepared statements,
  * which spare the database the parse and plan of every repeated statement (see PreparedStatements).
+ *
+ * Being the one way to the database, it is also where the tenant's share of the connections is
+ * taken (TenantGate: a transaction, or a statement outside one, holds one slot of its tenant) and
+ * where a database that went away becomes a 503 (DatabaseAvailability) instead of a 500.
  */
 @Injectable()
 export class UnitOfWork {
   constructor(
     private readonly dataSource: DataSource,
     @Inject(PreparedStatements) private readonly statements: PreparedStatements,
+    @Inject(TenantGate) private readonly gate: TenantGate,
+    @Inject(DatabaseAvailability) private readonly availability: DatabaseAvailability,
   ) {}
 
   /**
@@ -49,28 +58,55 @@ export class UnitOfWork {
    */
   async transaction<T>(scope: Scope, work: (scope: Scope) => Promise<T>): Promise<T> {
     if (connectionOf(scope)) return work(scope);
-    const client = await this.pool.connect();
-    let broken = false;
+    const leave = await this.gate.enter(scope.tenantKey);
     try {
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const bound: TransactionScope = Object.freeze({ tenantKey: scope.tenantKey, orgKey: scope.orgKey, [TRANSACTION]: client });
-      const result = await work(bound);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // A connection that cannot even roll back is not handed to the next request.
-      await client.query('ROLLBACK').catch(() => (broken = true));
-      throw error;
+      const client = await this.pool.connect().catch((error: unknown) => Promise.reject(this.failure(error)));
+      let broken = false;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+        const bound: TransactionScope = Object.freeze({ tenantKey: scope.tenantKey, orgKey: scope.orgKey, [TRANSACTION]: client });
+        const result = await work(bound);
+        await client.query('COMMIT');
+        this.availability.reachable();
+        return result;
+      } catch (error) {
+        // A connection that cannot even roll back is not handed to the next request. A COMMIT that
+        // failed with the connection leaves the outcome to the database: it committed whole or not at all.
+        await client.query('ROLLBACK').catch(() => (broken = true));
+        throw this.failure(error);
+      } finally {
+        client.release(broken);
+      }
     } finally {
-      client.release(broken);
+      leave();
     }
   }
 
   /** Runs one parameterised statement in the scope's transaction, or — outside one — on the pool. */
   async query<T>(scope: Scope, sql: string, params: readonly unknown[]): Promise<QueryRows<T>> {
-    const executor = connectionOf(scope) ?? this.pool;
-    const result = await executor.query({ text: sql, values: params as unknown[], name: this.statements.nameFor(sql) });
-    return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
+    const client = connectionOf(scope);
+    if (client) return this.run<T>(client, sql, params);
+    const leave = await this.gate.enter(scope.tenantKey);
+    try {
+      return await this.run<T>(this.pool, sql, params);
+    } finally {
+      leave();
+    }
+  }
+
+  private async run<T>(executor: Pool | PoolClient, sql: string, params: readonly unknown[]): Promise<QueryRows<T>> {
+    try {
+      const result = await executor.query({ text: sql, values: params as unknown[], name: this.statements.nameFor(sql) });
+      this.availability.reachable();
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
+  /** A failure that means the database is away becomes the 503 to answer; any other stays as it is. */
+  private failure(error: unknown): unknown {
+    return isDatabaseUnavailable(error) ? this.availability.unavailable(error) : error;
   }
 
   /** The pg pool TypeORM's Postgres driver created (its `master`). */

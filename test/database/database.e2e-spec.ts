@@ -11,8 +11,10 @@ import { createApp } from '../../src/app.setup.js';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { translatePostgresError } from '../../src/common/errors/postgres-errors.js';
 import { Database, DatabaseSettings } from '../../src/database/database.js';
+import { DatabaseAvailability } from '../../src/database/database-availability.js';
 import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { UnitOfWork } from '../../src/database/unit-of-work.js';
+import { TenantGate } from '../../src/database/tenant-gate.js';
 import { compileCollectionQuery } from '../../src/odata/compile-query.js';
 import { GROUP_ENTITY } from '../../src/odata/entity-model.js';
 import { createTestDatabase, TestDatabase } from '../support/test-database.js';
@@ -213,7 +215,7 @@ describe('database (configured)', () => {
       (await uow.query<{ name: string; statement: string }>(bound, 'SELECT name, statement FROM pg_prepared_statements', [])).rows;
 
     it('prepares a statement the second time it runs, and keeps answering it with fresh values', async () => {
-      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10), new TenantGate(10, 1000), new DatabaseAvailability());
       const sql = 'SELECT $1::int + 1 AS n /* uow prepared */';
       await uow.transaction(scope, async (tx) => {
         expect((await uow.query<{ n: number }>(tx, sql, [1])).rows).toEqual([{ n: 2 }]);
@@ -227,7 +229,7 @@ describe('database (configured)', () => {
     });
 
     it('prepares nothing with a capacity of 0', async () => {
-      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(0));
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(0), new TenantGate(10, 1000), new DatabaseAvailability());
       const sql = 'SELECT $1::int AS n /* uow unprepared */';
       await uow.transaction(scope, async (tx) => {
         for (let i = 0; i < 3; i++) expect((await uow.query<{ n: number }>(tx, sql, [i])).rows).toEqual([{ n: i }]);
@@ -245,7 +247,7 @@ describe('database (configured)', () => {
          SELECT 'uow', 'plans', 'g-' || n, 'Group ' || n FROM generate_series(1, 3000) AS n`,
       );
       await database.dataSource.query('ANALYZE groups');
-      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10), new TenantGate(10, 1000), new DatabaseAvailability());
       const query = compileCollectionQuery({ $filter: "groupKey eq 'g-1'", $expand: 'users' }, GROUP_ENTITY);
       const sql = query.selectStatement('r.tenant_key = $1 AND r.org_key = $2');
       await uow.transaction(plans, async (tx) => {
@@ -264,7 +266,7 @@ describe('database (configured)', () => {
     });
 
     it('runs a transaction on one connection, joins it when nested, and rolls it back on throw', async () => {
-      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10));
+      const uow = new UnitOfWork(database.dataSource, new PreparedStatements(10), new TenantGate(10, 1000), new DatabaseAvailability());
       const insert = `INSERT INTO groups (tenant_key, org_key, group_key, name) VALUES ($1, $2, $3, 'n')`;
       const failure = new Error('abort the transaction');
       const thrown = await errorOf(
