@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError } from './database-failures.js';
+import { DATABASE_RETRY_AFTER_SECONDS, describeDatabaseError, isDatabaseUnavailable } from './database-failures.js';
 
 const LOST_CONNECTION_LOG_INTERVAL_MS = 10_000;
 
@@ -19,8 +19,24 @@ export class DatabaseAvailability {
   private lostConnections = 0;
   private lostLoggedAt = Number.NEGATIVE_INFINITY;
 
+  /** Says whether the database itself is closed (the embedded one): then every failure means "away". */
+  private closedProbe: () => boolean = () => false;
+
   get isDown(): boolean {
     return this.downSince !== undefined;
+  }
+
+  /**
+   * For the embedded database: once PGlite is closed, its statements fail with whatever its torn-down
+   * module throws (a TypeError), not with a connection error; the probe tells them apart.
+   */
+  watchClosed(probe: () => boolean): void {
+    this.closedProbe = probe;
+  }
+
+  /** True when `error` (a statement's failure) means the database is away, not that the statement is wrong. */
+  explains(error: unknown): boolean {
+    return isDatabaseUnavailable(error) || this.closedProbe();
   }
 
   /** A statement failed because the database is unavailable: the 503 to answer with. */
@@ -28,7 +44,7 @@ export class DatabaseAvailability {
     if (this.downSince === undefined) {
       this.downSince = Date.now();
       this.failuresWhileDown = 0;
-      this.logger.warn(`The database is unavailable: ${describeDatabaseError(error)}; answering 503 until it is back`);
+      this.logger.error(`The database is unavailable: ${describeDatabaseError(error)}; answering 503 until it is back`);
     }
     this.failuresWhileDown += 1;
     return new AppError(

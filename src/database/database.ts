@@ -89,6 +89,9 @@ export class Database implements OnApplicationShutdown {
       // The adapter makes node-postgres talk to PGlite in-process. PGlite is one connection, so the
       // pool must hold exactly one client, kept forever; transactions queue for it.
       const { connection } = createPgConfig(pglite);
+      neverUnheardErrors(connection, availability);
+      const instance = pglite;
+      availability.watchClosed(() => instance.closed);
       const dataSource = new DataSource({
         ...commonOptions(),
         host: 'localhost',
@@ -143,6 +146,22 @@ function clientClassFor(availability: DatabaseAvailability): typeof pg.Client {
       this.on('error', (error) => availability.connectionLost(error));
     }
   };
+}
+
+/**
+ * The PGlite adapter's connection reports a failed statement (PGlite closed, say) as an `'error'`
+ * event, and its `end()` — which node-postgres calls on the first error — removes every listener, so
+ * the next queued statement's error would be unheard and crash the process. A listener of ours is
+ * put back after each `end()`; the statements themselves still fail, and answer 503.
+ */
+function neverUnheardErrors(connection: { on(event: 'error', listener: (error: unknown) => void): unknown; end(): void }, availability: DatabaseAvailability): void {
+  const listen = () => connection.on('error', (error) => availability.connectionLost(error));
+  const end = connection.end.bind(connection);
+  connection.end = () => {
+    end();
+    listen();
+  };
+  listen();
 }
 
 function commonOptions() {

@@ -3,7 +3,6 @@ import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { Scope } from '../tenancy/scope.js';
 import { DatabaseAvailability } from './database-availability.js';
-import { isDatabaseUnavailable } from './database-failures.js';
 import { PreparedStatements } from './prepared-statements.js';
 import { TenantGate } from './tenant-gate.js';
 
@@ -106,7 +105,7 @@ export class UnitOfWork {
 
   /** A failure that means the database is away becomes the 503 to answer; any other stays as it is. */
   private failure(error: unknown): unknown {
-    return isDatabaseUnavailable(error) ? this.availability.unavailable(error) : error;
+    return this.availability.explains(error) ? this.availability.unavailable(error) : error;
   }
 
   /** The pg pool TypeORM's Postgres driver created (its `master`). */

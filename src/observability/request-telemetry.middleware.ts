@@ -11,7 +11,7 @@ const QUIET_PATHS = new Set(['/health', '/ready', '/metrics']);
  * What every request leaves behind, measured with one timer and one listener:
  * - its id (`X-Request-Id` when the client sent a sane one, else a new UUID), echoed in the response;
  * - one log line when it ends: method, URL, route template, status, duration, tenant/org and id —
- *   `info` below 400, `warn` below 500, `error` from 500 (no headers, no bodies: no secrets);
+ *   `info` below 400, `warn` below 500 and for 503, `error` for other 5xx (no headers, no bodies: no secrets);
  * - the request counter and latency histogram by method, route template and status.
  */
 @Injectable()
@@ -36,7 +36,9 @@ export class RequestTelemetryMiddleware implements NestMiddleware {
 
   private logRequest(request: Request, response: Response, id: string, route: string, seconds: number): void {
     const status = response.statusCode;
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    // A 503 is the service saying "not now" (database away, shutting down): the transition is logged
+    // once at error level where it is detected; each refused request is only a warning.
+    const level = status >= 500 && status !== 503 ? 'error' : status >= 400 ? 'warn' : 'info';
     const log = this.logger.pino;
     if (!log.isLevelEnabled(level)) return;
     const url = request.originalUrl;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { Database } from '../../src/database/database.js';
+import { LogCapture } from '../support/log-capture.js';
 import { newScope, startTestApp, TestApp } from '../support/test-app.js';
 import { tokenForUrl } from '../support/tokens.js';
 
@@ -8,15 +8,6 @@ interface Operation {
   security?: unknown;
   requestBody?: unknown;
   responses: Record<string, unknown>;
-}
-
-/** Collects the JSON log lines the app writes. */
-class LogCapture extends Writable {
-  readonly lines: Record<string, unknown>[] = [];
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.lines.push(JSON.parse(line));
-    done();
-  }
 }
 
 describe('operability', () => {

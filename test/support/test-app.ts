@@ -25,9 +25,10 @@ export interface TestApp {
 /** The real application over HTTP on a database of its own (see createTestDatabase). */
 export async function startTestApp(
   env: Record<string, string | undefined> = {},
-  options: Omit<AppModuleOptions, 'env'> = {},
+  { database: given, ...options }: Omit<AppModuleOptions, 'env'> & { database?: TestDatabase } = {},
 ): Promise<TestApp> {
-  const database = await createTestDatabase();
+  // `database`: one the test created itself (e.g. to put a proxy in front of it); it is dropped on close too.
+  const database = given ?? (await createTestDatabase());
   const app = await createApp({
     ...options,
     env: { LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...database.env, ...env },
