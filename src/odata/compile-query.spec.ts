@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseQueryString } from 'node:querystring';
 import { AppError } from '../common/errors/app-error.js';
 import { GROUP_MODEL } from '../resources/resource-model.js';
-import { compileCollectionQuery, KEYSET_COLUMN, matchesText } from './compile-query.js';
+import { compileCollectionQuery, KEYSET_COLUMN, matchesText, recordsPerEntity } from './compile-query.js';
 import { GROUP_ENTITY, USER_ENTITY } from './entity-model.js';
 import { ODataError } from './odata-error.js';
 import { parseQuery } from './parse-query.js';
@@ -372,5 +372,31 @@ describe('compileCollectionQuery: how $count is taken', () => {
     expect(matchesText(query({ $filter: "users/any(u: contains(u/name,'a'))" }))).toBe(false);
     expect(matchesText(query({ $filter: 'contains(name,groupKey)' }))).toBe(false);
     expect(matchesText(query({}))).toBe(false);
+  });
+});
+
+describe('compileCollectionQuery: the row budget of a response', () => {
+  const compile = (query: Record<string, string>, maxResponseRows?: number, maxPageSize?: number) =>
+    compileCollectionQuery(query, GROUP_ENTITY, { maxResponseRows, maxPageSize });
+
+  it('counts what one entity can bring: itself and each expansion ($top or the default 100) with its own', () => {
+    expect(recordsPerEntity(parseQuery({ $expand: 'users' }).expand)).toBe(101);
+    expect(recordsPerEntity(parseQuery({ $expand: 'users($top=1000)' }).expand)).toBe(1001);
+    expect(recordsPerEntity(parseQuery({ $expand: 'users($top=10;$expand=groups($top=5))' }).expand)).toBe(1 + 10 * 6);
+    expect(recordsPerEntity(undefined)).toBe(1);
+  });
+
+  it('cuts the page to what the budget allows and leaves the rest to the next link', () => {
+    expect(compile({ $top: '1000', $expand: 'users($top=1000)' }, 50_000, 1000).pageSize).toBe(49);
+    expect(compile({ $expand: 'users' }).pageSize).toBe(100); // the default page fits the default budget
+    expect(compile({ $top: '10', $expand: 'users($top=1000)' }, 50_000).pageSize).toBe(10);
+    expect(compile({ $top: '0', $expand: 'users($top=1000;$expand=groups($top=1000))' }, 1000).pageSize).toBe(0);
+  });
+
+  it('refuses with ResponseTooLarge when a single entity could pass the budget', () => {
+    const error = thrownBy(() => compile({ $expand: 'users($top=1000;$expand=groups($top=1000))' }), ODataError);
+    expect(error.code).toBe('ResponseTooLarge');
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('50000, MAX_RESPONSE_ROWS');
   });
 });

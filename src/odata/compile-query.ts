@@ -1,11 +1,12 @@
 import type { ResourceModel } from '../resources/resource-model.js';
-import type { ExprNode, ODataQuery, SearchNode } from './ast.js';
+import type { ExpandItem, ExprNode, ODataQuery, SearchNode } from './ast.js';
 import { compileFilter } from './compile-filter.js';
 import { compileOrderKeys, keysetSelectItem, orderByClause, OrderKey } from './compile-orderby.js';
 import { compileSearch } from './compile-search.js';
-import { compileExpand, compileSelect } from './compile-select.js';
+import { compileExpand, compileSelect, DEFAULT_EXPAND_TOP } from './compile-select.js';
 import { EntityModel, entityModelOf } from './entity-model.js';
 import { parseOrderBy } from './parse-expression.js';
+import { ODataErrors } from './odata-error.js';
 import { MAX_TOP, parseQuery, RawQuery } from './parse-query.js';
 import { compileKeyset, decodeSkipToken, encodeSkipToken, queryFingerprint } from './skiptoken.js';
 import { Aliases, limitClause, ROOT_ALIAS_PATTERN, SqlParams, newScope } from './sql.js';
@@ -76,9 +77,22 @@ export interface CompileCollectionOptions {
   readonly maxPageSize?: number;
   readonly defaultOrderBy?: string;
   readonly tokenContext?: string;
+  /** Most records one response may hold, expanded ones included (MAX_RESPONSE_ROWS). */
+  readonly maxResponseRows?: number;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
+export const DEFAULT_MAX_RESPONSE_ROWS = 50_000;
+
+/**
+ * The most records one entity of the page can bring into the response: itself, plus for each
+ * `$expand` its `$top` (or the default) times what each expanded record brings in turn.
+ */
+export function recordsPerEntity(expand: readonly ExpandItem[] | undefined): number {
+  let records = 1;
+  for (const item of expand ?? []) records += (item.options.top ?? DEFAULT_EXPAND_TOP) * recordsPerEntity(item.options.expand);
+  return records;
+}
 export const KEYSET_COLUMN = '__keyset';
 export const COUNT_COLUMN = '__count';
 export const ROW_NUMBER_COLUMN = '__row';
@@ -168,8 +182,21 @@ export function compileCollectionQuery(
   const expand = compileExpand(query.expand, scope.it, params, aliases);
   const selectList = [...selected.items, ...expand.items, keysetSelectItem(orderKeys, KEYSET_COLUMN)].join(', ');
 
-  // 5. Page window.
-  const pageSize = Math.min(query.top ?? Number.POSITIVE_INFINITY, maxPageSize);
+  // 5. Page window. The row budget bounds the response, expanded records included: `$top=1000` with
+  // `$expand=users($top=1000)` could hold a million records, so the page is cut to what the budget
+  // allows (server-driven paging: the rest follows through @odata.nextLink). Only an entity that alone
+  // could exceed the budget is refused.
+  const maxResponseRows = options.maxResponseRows ?? DEFAULT_MAX_RESPONSE_ROWS;
+  const perEntity = recordsPerEntity(query.expand);
+  const budgetPageSize = Math.floor(maxResponseRows / perEntity);
+  const pageSize = Math.min(query.top ?? Number.POSITIVE_INFINITY, maxPageSize, Math.max(budgetPageSize, 0));
+  if (budgetPageSize < 1 && query.top !== 0) {
+    throw ODataErrors.tooLarge(
+      `One ${model.entityType} with this $expand could bring up to ${perEntity} records, more than a response may hold ` +
+        `(${maxResponseRows}, MAX_RESPONSE_ROWS); lower $top inside $expand`,
+      '$expand',
+    );
+  }
   const limit = pageSize + 1;
   const offset = query.skip ?? 0;
   const page = limitClause(limit, offset);

@@ -16,6 +16,7 @@ export type ODataErrorKind =
   | 'typeMismatch'
   | 'unsupported'
   | 'limit'
+  | 'tooLarge'
   | 'duplicateOption'
   | 'invalidValue'
   | 'invalidSkipToken';
@@ -26,6 +27,7 @@ const CODE_OF: Record<ODataErrorKind, ErrorCode> = {
   typeMismatch: ErrorCode.BadRequest,
   unsupported: ErrorCode.UnsupportedQueryOption,
   limit: ErrorCode.BadRequest,
+  tooLarge: ErrorCode.ResponseTooLarge,
   duplicateOption: ErrorCode.BadRequest,
   invalidValue: ErrorCode.BadRequest,
   invalidSkipToken: ErrorCode.BadRequest,
@@ -69,6 +71,9 @@ export const ODataErrors = {
   },
   unsupportedOption(name: string): ODataError {
     return new ODataError('unsupported', `The query option ${name} is not supported`, name);
+  },
+  tooLarge(message: string, option?: string): ODataError {
+    return new ODataError('tooLarge', message, option);
   },
   limit(message: string, option?: string): ODataError {
     return new ODataError('limit', message, option);

@@ -15,14 +15,19 @@ import type { RawQuery } from './parse-query.js';
 export class CompiledQueryCache {
   private readonly entries = new Map<string, CompiledCollectionQuery>();
 
-  constructor(readonly capacity: number) {
+  /** `maxResponseRows`: the row budget of every query compiled here (MAX_RESPONSE_ROWS). */
+  constructor(
+    readonly capacity: number,
+    readonly maxResponseRows?: number,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 0) throw new Error(`capacity must be a non-negative integer, got ${capacity}`);
   }
 
-  compile(rawQuery: RawQuery, model: EntityModel | ResourceModel, options: CompileCollectionOptions = {}): CompiledCollectionQuery {
+  compile(rawQuery: RawQuery, model: EntityModel | ResourceModel, given: CompileCollectionOptions = {}): CompiledCollectionQuery {
+    const options = this.maxResponseRows === undefined ? given : { maxResponseRows: this.maxResponseRows, ...given };
     if (this.capacity === 0) return compileCollectionQuery(rawQuery, model, options);
-    const { alias, firstParam, maxPageSize, defaultOrderBy, tokenContext } = options;
-    const key = JSON.stringify([model.entitySet, alias, firstParam, maxPageSize, defaultOrderBy, tokenContext, rawQuery]);
+    const { alias, firstParam, maxPageSize, defaultOrderBy, tokenContext, maxResponseRows } = options;
+    const key = JSON.stringify([model.entitySet, alias, firstParam, maxPageSize, defaultOrderBy, tokenContext, maxResponseRows, rawQuery]);
     const kept = this.entries.get(key);
     if (kept) {
       // Most recently used last: the Map's insertion order is the eviction order.

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
 import { GroupsRepository } from '../groups/groups.repository.js';
 import { MembershipsRepository } from '../memberships/memberships.repository.js';
 import { CompiledQueryCache } from '../odata/query-cache.js';
@@ -17,7 +18,11 @@ const COMPILED_QUERIES_KEPT = 500;
     GroupsRepository,
     UsersRepository,
     MembershipsRepository,
-    { provide: CompiledQueryCache, useFactory: () => new CompiledQueryCache(COMPILED_QUERIES_KEPT) },
+    {
+      provide: CompiledQueryCache,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new CompiledQueryCache(COMPILED_QUERIES_KEPT, config.maxResponseRows),
+    },
   ],
   exports: [GroupsRepository, UsersRepository, MembershipsRepository, CompiledQueryCache],
 })

@@ -245,3 +245,42 @@ embeddedOnly('the embedded database closes under load', () => {
     }
   });
 });
+
+describe('bounded responses (MAX_RESPONSE_ROWS)', () => {
+  let t: TestApp;
+  const scope = newScope('bounded');
+  const groupKeys = Array.from({ length: 12 }, (_, i) => `g${String(i).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    t = await startTestApp({ MAX_RESPONSE_ROWS: '1000' });
+    for (const userKey of ['u1', 'u2', 'u3']) await t.http.post(`${scope.base}/users`).send({ userKey, name: userKey }).expect(201);
+    for (const groupKey of groupKeys) {
+      await t.http.post(`${scope.base}/groups`).send({ groupKey, name: groupKey, users: ['u1', 'u2', 'u3'] }).expect(201);
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('cuts a page whose expansions could pass the budget into smaller pages, linked by @odata.nextLink', async () => {
+    // Each group may bring 1 + 200 records: 1000 / 201 → pages of 4 groups.
+    let url: string | undefined = `${scope.base}/groups/odata?$top=12&$orderby=groupKey&$expand=users($top=200;$select=userKey)`;
+    const pages: { groupKey: string; users: { userKey: string }[] }[][] = [];
+    while (url) {
+      const response: { body: { value: never[]; '@odata.nextLink'?: string } } = await t.http.get(url).expect(200);
+      pages.push(response.body.value);
+      url = response.body['@odata.nextLink'];
+      if (pages.length > 10) throw new Error('the next links never end');
+    }
+    expect(pages.map((page) => page.length)).toEqual([4, 4, 4]);
+    expect(pages.flat().map((group) => group.groupKey)).toEqual(groupKeys);
+    expect(pages.flat().every((group) => group.users.map((user) => user.userKey).join() === 'u1,u2,u3')).toBe(true);
+  });
+
+  it('refuses with 400 ResponseTooLarge, naming the limit, when one entity alone could pass the budget', async () => {
+    const response = await t.http.get(`${scope.base}/groups/odata?$expand=users($top=1000;$expand=groups($top=10))`).expect(400);
+    expect(response.body.error.code).toBe('ResponseTooLarge');
+    expect(response.body.error.message).toContain('MAX_RESPONSE_ROWS');
+    expect(response.body.error.message).toContain('1000');
+  });
+});
