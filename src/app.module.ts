@@ -10,6 +10,7 @@ import { validateEnvironment } from './config/environment.js';
 import { DatabaseModule } from './database/database.module.js';
 import { GroupsModule } from './groups/groups.module.js';
 import { HealthModule } from './health/health.module.js';
+import { ConnectionDrain } from './lifecycle/connection-drain.js';
 import { ODataModule } from './odata/odata.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
       providers: [
         { provide: APP_FILTER, useClass: AppExceptionFilter },
         { provide: APP_PIPE, useClass: AppValidationPipe },
+        ConnectionDrain,
       ],
     };
   }

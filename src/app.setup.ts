@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule, AppModuleOptions } from './app.module.js';
 import { setupOpenApi } from './docs/openapi.js';
+import { ConnectionDrain } from './lifecycle/connection-drain.js';
 import { AppLogger } from './observability/logging.js';
 import { RequestTelemetryMiddleware } from './observability/request-telemetry.middleware.js';
 
@@ -20,6 +21,8 @@ export async function createApp(options: AppModuleOptions = {}): Promise<INestAp
     bufferLogs: true,
   });
   app.useLogger(app.get(AppLogger));
+  // Before everything else: once shutdown begins, answers close their keep-alive connections.
+  app.use(app.get(ConnectionDrain).middleware);
   // First of all handlers: every request gets its id, log line and metrics, routed or not.
   const telemetry = app.get(RequestTelemetryMiddleware);
   app.use((request: Request, response: Response, next: NextFunction) => telemetry.use(request, response, next));

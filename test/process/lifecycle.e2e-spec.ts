@@ -180,5 +180,47 @@ describe('process lifecycle', () => {
       expect(result.stdout).toContain('SIGTERM received');
       if (database.kind === 'embedded') expect(existsSync(join(dataDir, 'service.lock'))).toBe(false);
     });
+
+    it('answers a keep-alive connection busy at SIGTERM with Connection: close and closes it after the answer', async () => {
+      const port = await freePort();
+      const { child, exited } = run({
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        JWT_SECRET: TEST_JWT_SECRET,
+        ...Object.fromEntries(Object.entries(database.env).filter(([, value]) => value !== undefined)),
+      });
+      await waitUntilServing(port, exited);
+
+      // A keep-alive connection (HTTP/1.1's default): one answer before the signal, one in flight at it.
+      const socket: Socket = connect(port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let response = '';
+      socket.on('data', (chunk) => (response += chunk.toString()));
+      const closedByServer = new Promise<boolean>((resolve) => socket.once('end', () => resolve(true)));
+      const headers = (length: number) =>
+        `POST /api/acme/hq/identity/groups HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${signToken({ tenant: 'acme' })}\r\nContent-Length: ${length}\r\n\r\n`;
+      const first = JSON.stringify({ groupKey: 'kept-1', name: 'Before SIGTERM' });
+      socket.write(headers(Buffer.byteLength(first)) + first);
+      for (let attempt = 0; attempt < 100 && !/\r\n\r\n"[^"]*"$/.test(response); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(response).toMatch(/^HTTP\/1\.1 201 /);
+      expect(response.toLowerCase()).toContain('connection: keep-alive');
+
+      response = '';
+      const second = JSON.stringify({ groupKey: 'kept-2', name: 'In flight at SIGTERM' });
+      socket.write(headers(Buffer.byteLength(second)) + second.slice(0, 10));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      child.kill('SIGTERM');
+      for (let attempt = 0; attempt < 40 && !(await connectionRefused(port)); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      socket.write(second.slice(10));
+
+      expect(await closedByServer).toBe(true);
+      expect(response).toMatch(/^HTTP\/1\.1 201 /);
+      expect(response.toLowerCase()).toContain('connection: close');
+      socket.destroy();
+      expect((await exited).code).toBe(0);
+    });
   });
 });
