@@ -70,6 +70,17 @@ export class TenantGate {
     return { busy: slots?.busy ?? 0, waiting: slots?.waiting.length ?? 0 };
   }
 
+  /** All tenants together (metrics: no tenant label, its cardinality is unbounded). */
+  totals(): { busy: number; waiting: number } {
+    let busy = 0;
+    let waiting = 0;
+    for (const slots of this.tenants.values()) {
+      busy += slots.busy;
+      waiting += slots.waiting.length;
+    }
+    return { busy, waiting };
+  }
+
   private leaveFor(tenantKey: string, slots: TenantSlots): LeaveGate {
     let left = false;
     return () => {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { DatabaseAvailability } from '../database/database-availability.js';
+import { TenantGate } from '../database/tenant-gate.js';
 
 interface PgPoolLike {
   totalCount: number;
@@ -32,7 +34,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(dataSource: DataSource) {
+  constructor(dataSource: DataSource, availability: DatabaseAvailability, gate: TenantGate) {
     collectDefaultMetrics({ register: this.registry });
     const pool = () => (dataSource.driver as unknown as { master?: PgPoolLike }).master;
     const poolGauge = (name: string, help: string, read: (p: PgPoolLike) => number) =>
@@ -48,6 +50,25 @@ export class MetricsService {
     poolGauge('db_pool_connections', 'Database connections open in the pool', (p) => p.totalCount);
     poolGauge('db_pool_connections_idle', 'Database connections idle in the pool', (p) => p.idleCount);
     poolGauge('db_pool_waiting_requests', 'Queries waiting for a pool connection', (p) => p.waitingCount);
+    new Gauge({
+      name: 'db_available',
+      help: '1 while statements reach the database, 0 from the first one that found it unavailable until one succeeds again',
+      registers: [this.registry],
+      collect() {
+        this.set(availability.isDown ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'tenant_gate_statements',
+      help: "Statements holding a tenant's connection share (busy) or waiting for it (waiting), all tenants together",
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const { busy, waiting } = gate.totals();
+        this.labels({ state: 'busy' }).set(busy);
+        this.labels({ state: 'waiting' }).set(waiting);
+      },
+    });
   }
 
   /** The series of each (method, route, status) seen, bound once: labels are not re-validated per request. */

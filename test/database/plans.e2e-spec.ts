@@ -46,7 +46,8 @@ const home = newScope('plans');
 const other = newScope('plans');
 
 beforeAll(async () => {
-  target = await startTestApp();
+  // The seed below is bulk SQL through the app's own pool, on tables not analyzed yet: no query budget.
+  target = await startTestApp({ DB_STATEMENT_TIMEOUT_MS: '0' });
   const dataSource = target.app.get(DataSource);
   pool = (dataSource.driver as unknown as { master: Pool }).master;
   for (const scope of [other, home]) await seed(scope.tenantKey, scope.orgKey);

@@ -81,6 +81,8 @@ describe('operability', () => {
       expect(text).toMatch(/http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/api\/:tenantKey\/:orgKey\/identity\/groups\/:idOrKey",status="200"\} [1-9]/);
       expect(text).toMatch(/^db_pool_connections \d+/m);
       expect(text).toMatch(/^db_pool_waiting_requests \d+/m);
+      expect(text).toMatch(/^db_available 1$/m);
+      expect(text).toMatch(/^tenant_gate_statements\{state="waiting"\} \d+/m);
       expect(text).toMatch(/^process_cpu_user_seconds_total /m);
       expect(text).not.toContain(base); // raw URLs never become labels
     });
