@@ -12,6 +12,7 @@ import { GroupsModule } from './groups/groups.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ODataModule } from './odata/odata.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { TrafficModule } from './traffic/traffic.module.js';
 import { UsersModule } from './users/users.module.js';
 
 export interface AppModuleOptions {
@@ -42,6 +43,7 @@ export class AppModule {
         ConfigGlobalsModule,
         ObservabilityModule.forRoot(options.logDestination),
         AuthModule,
+        TrafficModule,
         DatabaseModule,
         HealthModule,
         GroupsModule,

@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 
+/** Why a request was refused with 429: a closed set, so the label stays low-cardinality. */
+export type ThrottleReason = 'tenant_rate_limit';
+
 interface PgPoolLike {
   totalCount: number;
   idleCount: number;
@@ -29,6 +32,13 @@ export class MetricsService {
     help: 'HTTP request latency in seconds, by method, route template and status',
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly throttled = new Counter({
+    name: 'http_requests_throttled_total',
+    help: 'Requests refused with 429, by reason',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -64,5 +74,9 @@ export class MetricsService {
     }
     series.requests.inc();
     series.latency.observe(seconds);
+  }
+
+  countThrottled(reason: ThrottleReason): void {
+    this.throttled.inc({ reason });
   }
 }
