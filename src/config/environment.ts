@@ -98,9 +98,9 @@ export class Environment {
    * Sustained requests per second per tenant (decimals allowed: 0.5 = one request every 2 s);
    * 0 = no rate limit (the default).
    */
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant; 0 = off)' })
-  @Min(0, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant; 0 = off)' })
-  @Max(1_000_000, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant; 0 = off)' })
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
+  @Min(0, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
+  @Max(1_000_000, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
   @Transform(({ value }) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value))
   RATE_LIMIT_RPS = 0;
 

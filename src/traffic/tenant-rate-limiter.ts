@@ -81,6 +81,9 @@ export class TenantRateLimiter implements OnModuleInit, OnApplicationShutdown {
         autoResendUnfulfilledCommands: false,
         commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
         connectTimeout: REDIS_READY_WAIT_MS,
+        // disconnect() arms this timer even for a socket already closed (Redis down): it would hold
+        // the process's exit for ioredis's default 2 s.
+        disconnectTimeout: 500,
         // Reconnect forever, backing off to one attempt every 5 s.
         retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 6), 5000),
       });
@@ -184,7 +187,7 @@ export class TenantRateLimiter implements OnModuleInit, OnApplicationShutdown {
         `Redis at ${where} is unreachable (${reason ?? 'unknown error'}): each replica enforces the tenant rate limits on its own until it is back`,
       );
     } else if (before === false) {
-      TenantRateLimiter.logger.log(`Redis at ${where} is back: the tenant rate limits are shared again`);
+      TenantRateLimiter.logger.log(`Redis at ${where} is reachable again: the tenant rate limits are shared again`);
     }
   }
 }
