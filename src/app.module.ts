@@ -13,6 +13,7 @@ import { HealthModule } from './health/health.module.js';
 import { ConnectionDrain } from './lifecycle/connection-drain.js';
 import { ODataModule } from './odata/odata.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { TrafficModule } from './traffic/traffic.module.js';
 import { UsersModule } from './users/users.module.js';
 
 export interface AppModuleOptions {
@@ -43,6 +44,7 @@ export class AppModule {
         ConfigGlobalsModule,
         ObservabilityModule.forRoot(options.logDestination),
         AuthModule,
+        TrafficModule,
         DatabaseModule,
         HealthModule,
         GroupsModule,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { defaultBurst } from '../traffic/rate-limit-policy.js';
 import type { Environment } from './environment.js';
 
 export type JwtSettings = { issuer?: string; audience?: string; clockToleranceSeconds: number } & (
@@ -8,6 +9,17 @@ export type JwtSettings = { issuer?: string; audience?: string; clockToleranceSe
   | { kind: 'jwks'; url: string }
   | { kind: 'dev' }
 );
+
+/** Per-tenant request rate limits (issue 16); see src/traffic/. */
+export interface RateLimitSettings {
+  /** Sustained requests per second per tenant (> 0). */
+  requestsPerSecond: number;
+  /** The bucket: requests a tenant may send at once. */
+  burst: number;
+  /** Where the budgets live: Redis (shared by every replica), or this process's memory. */
+  redisUrl?: string;
+  keyPrefix: string;
+}
 
 /** Typed, already-validated configuration for the rest of the service. */
 @Injectable()
@@ -65,6 +77,19 @@ export class AppConfig {
     const jwksUrl = get('JWT_JWKS_URL');
     if (jwksUrl) return { kind: 'jwks', url: jwksUrl, ...common };
     return { kind: 'dev', ...common };
+  }
+
+  // Rate limits (issue 16)
+  /** undefined when RATE_LIMIT_RPS is 0 (the default): no rate limit. */
+  get rateLimit(): RateLimitSettings | undefined {
+    const requestsPerSecond = this.config.get('RATE_LIMIT_RPS', { infer: true });
+    if (!(requestsPerSecond > 0)) return undefined;
+    return {
+      requestsPerSecond,
+      burst: this.config.get('RATE_LIMIT_BURST', { infer: true }) ?? defaultBurst(requestsPerSecond),
+      redisUrl: this.config.get('REDIS_URL', { infer: true }),
+      keyPrefix: this.config.get('RATE_LIMIT_KEY_PREFIX', { infer: true }),
+    };
   }
 
   get logLevel(): string {

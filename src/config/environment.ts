@@ -1,5 +1,17 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  registerDecorator,
+  validateSync,
+} from 'class-validator';
 
 /**
  * The environment the service reads, validated once at start-up: a bad value stops the process with
@@ -119,6 +131,38 @@ export class Environment {
   @Transform(({ value }) => toInteger(value))
   JWT_CLOCK_TOLERANCE = 30;
 
+  // Rate limits (issue 16)
+  /**
+   * Sustained requests per second per tenant (decimals allowed: 0.5 = one request every 2 s);
+   * 0 = no rate limit (the default).
+   */
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
+  @Min(0, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
+  @Max(1_000_000, { message: 'RATE_LIMIT_RPS must be a number between 0 and 1000000 (requests per second per tenant, 0 = off)' })
+  @Transform(({ value }) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value))
+  RATE_LIMIT_RPS = 0;
+
+  /**
+   * How many requests a tenant may send at once (its bucket, refilled whole every BURST ÷ RPS
+   * seconds); unset = RATE_LIMIT_RPS rounded up (at least 1). Ignored while RATE_LIMIT_RPS is 0.
+   */
+  @IsOptional()
+  @IsInt({ message: 'RATE_LIMIT_BURST must be an integer between 1 and 10000000' })
+  @Min(1, { message: 'RATE_LIMIT_BURST must be an integer between 1 and 10000000' })
+  @Max(10_000_000, { message: 'RATE_LIMIT_BURST must be an integer between 1 and 10000000' })
+  @BurstFitsRate()
+  @Transform(({ value }) => toInteger(value))
+  RATE_LIMIT_BURST?: number;
+
+  /** redis:// or rediss:// — when set, the tenants' budgets live in Redis, shared by every replica. */
+  @IsOptional()
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** Prefix of the rate-limit keys in Redis (`<prefix>:<tenantKey>`): deployments and tests sharing a Redis keep apart. */
+  @Matches(/^[A-Za-z0-9:._-]{1,100}$/, { message: 'RATE_LIMIT_KEY_PREFIX must be 1–100 characters of A–Z, a–z, 0–9, ":", ".", "_" or "-"' })
+  RATE_LIMIT_KEY_PREFIX = 'igs:ratelimit';
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
   })
@@ -152,4 +196,31 @@ function toByteSize(value: unknown): unknown {
   if (!match) return value;
   const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(match[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb'];
   return Number(match[1]) * unit;
+}
+
+/**
+ * RATE_LIMIT_BURST against RATE_LIMIT_RPS (issue 16): the bucket holds at least one second of
+ * requests, and refills within a day. A function declaration, so that the class above can use it.
+ */
+function BurstFitsRate(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'burstFitsRate',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate(burst: unknown, args) {
+          const rps = (args?.object as Environment | undefined)?.RATE_LIMIT_RPS;
+          if (typeof burst !== 'number' || typeof rps !== 'number' || !(rps > 0)) return true;
+          return burst >= rps && burst / rps <= 86_400;
+        },
+        defaultMessage(args) {
+          const rps = (args?.object as Environment | undefined)?.RATE_LIMIT_RPS ?? 0;
+          return (args?.value as number) < rps
+            ? 'RATE_LIMIT_BURST must be at least RATE_LIMIT_RPS (the bucket holds at least one second of requests)'
+            : 'RATE_LIMIT_BURST / RATE_LIMIT_RPS must be at most 86400 (the bucket refills within a day)';
+        },
+      },
+    });
+  };
 }

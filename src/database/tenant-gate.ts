@@ -31,6 +31,7 @@ interface TenantSlots {
  */
 export class TenantGate {
   private readonly tenants = new Map<string, TenantSlots>();
+  private refused: () => void = () => undefined;
 
   constructor(
     readonly maxPerTenant: number,
@@ -57,11 +58,17 @@ export class TenantGate {
         timer: setTimeout(() => {
           const index = tenant.waiting.indexOf(waiter);
           if (index >= 0) tenant.waiting.splice(index, 1);
+          this.refused();
           reject(this.refusal(tenantKey));
         }, this.maxWaitMs),
       };
       tenant.waiting.push(waiter);
     });
+  }
+
+  /** Called on each 429 (metrics). */
+  onRefusal(listener: () => void): void {
+    this.refused = listener;
   }
 
   /** Statements holding a slot and waiting for one, per tenant (metrics, tests). */

@@ -4,6 +4,9 @@ import { DataSource } from 'typeorm';
 import { DatabaseAvailability } from '../database/database-availability.js';
 import { TenantGate } from '../database/tenant-gate.js';
 
+/** Why a request was refused with 429: a closed set, so the label stays low-cardinality. */
+export type ThrottleReason = 'tenant_rate_limit' | 'tenant_concurrency';
+
 interface PgPoolLike {
   totalCount: number;
   idleCount: number;
@@ -34,8 +37,16 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly throttled = new Counter({
+    name: 'http_requests_throttled_total',
+    help: 'Requests refused with 429, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(dataSource: DataSource, availability: DatabaseAvailability, gate: TenantGate) {
     collectDefaultMetrics({ register: this.registry });
+    gate.onRefusal(() => this.countThrottled('tenant_concurrency'));
     const pool = () => (dataSource.driver as unknown as { master?: PgPoolLike }).master;
     const poolGauge = (name: string, help: string, read: (p: PgPoolLike) => number) =>
       new Gauge({
@@ -85,5 +96,9 @@ export class MetricsService {
     }
     series.requests.inc();
     series.latency.observe(seconds);
+  }
+
+  countThrottled(reason: ThrottleReason): void {
+    this.throttled.inc({ reason });
   }
 }
