@@ -60,8 +60,8 @@ export function call(agent: Agent, baseUrl: string, request: DrillRequest, timeo
       const ok = status >= 200 && status < 300;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        // Error bodies are small and name the error code; 2xx bodies only when asked for.
-        if ((!ok || keepBody) && bytes <= 1 << 20) chunks.push(chunk);
+        // Error bodies (their first MiB) name the error code; 2xx bodies only when asked for.
+        if (keepBody || (!ok && bytes <= 1 << 20)) chunks.push(chunk);
       });
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');

@@ -296,8 +296,13 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
   const lostPatches = [...acknowledged.patched].filter(([key, version]) => versionOf(found.groups.get(key)) < version).map(([key]) => key);
   const lostAdds = [...acknowledged.added].filter((pair) => !found.members.has(pair));
   const committedUnacknowledged = new Map<string, number>();
+  /** `key (answer)` of those writes: the key names the scenario (`drill-<run>-<scenario index>-<worker>-<n>`). */
+  const committedUnacknowledgedKeys: string[] = [];
   for (const [key, answer] of attempted.created) {
-    if (!acknowledged.created.has(key) && found.groups.has(key)) committedUnacknowledged.set(answer, (committedUnacknowledged.get(answer) ?? 0) + 1);
+    if (!acknowledged.created.has(key) && found.groups.has(key)) {
+      committedUnacknowledged.set(answer, (committedUnacknowledged.get(answer) ?? 0) + 1);
+      committedUnacknowledgedKeys.push(`${key} (POST ${answer})`);
+    }
   }
   // A group whose name is a PATCH newer than its last acknowledged one: that PATCH committed although its answer said it failed.
   const patchedUnacknowledged = new Map<string, number>();
@@ -306,6 +311,7 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
     if (version > (acknowledged.patched.get(key) ?? 0)) {
       const answer = attempted.patchAnswers.get(`${key} ${version}`) ?? '?';
       patchedUnacknowledged.set(answer, (patchedUnacknowledged.get(answer) ?? 0) + 1);
+      committedUnacknowledgedKeys.push(`${key} (PATCH v${version} ${answer})`);
     }
   }
 
@@ -507,12 +513,14 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
     const died = results.filter((result) => result.exit);
     const slow = results.filter((result) => result.first2xxAfterReadyMs === undefined || result.first2xxAfterReadyMs > 5000);
     const noisy = logs.filter((log) => log.json > 2);
-    const verdicts = [
+    // A process that died answers nothing more: a 500 or log count of 0 then proves nothing.
+    const unmeasured = died.length > 0 ? ` — n/a: the process died in ${died.length} of ${results.length} scenarios, so it answered and logged only until then` : '';
+    const verdicts: Array<{ met: boolean | undefined; line: string }> = [
       {
         met: died.length === 0,
         line: `the process survives every scenario: ${died.length === 0 ? 'yes' : `no — exited in ${died.map((r) => `${r.scenario.label} (${r.exit!.code !== null ? `code ${r.exit!.code}` : r.exit!.signal})`).join(', ')}`}`,
       },
-      { met: all.countStatus(500) === 0, line: `0 responses 500: ${all.countStatus(500)}` },
+      { met: all.countStatus(500) > 0 ? false : died.length > 0 ? undefined : true, line: `0 responses 500: ${all.countStatus(500)}${all.countStatus(500) === 0 ? unmeasured : ''}` },
       {
         met: failures === good503,
         line: `every failure a 503 with Retry-After: ${good503} of ${failures} failures (${describe(nonOk(all.statuses))}${all.withoutRetryAfter.size > 0 ? `; without Retry-After: ${describe(all.withoutRetryAfter)}` : ''})`,
@@ -524,10 +532,11 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
       },
       { met: slow.length === 0, line: `2xx again within 5 s of the database returning: ${results.map((r) => `${r.scenario.label} ${r.first2xxAfterReadyMs === undefined ? 'never' : `${(r.first2xxAfterReadyMs / 1000).toFixed(2)} s`}`).join(', ')}` },
       {
-        met: noisy.length === 0,
+        met: noisy.length > 0 ? false : died.length > 0 ? undefined : true,
         line:
           `outage logged once per transition (≤ 2 log lines at warn or above per scenario): ` +
-          logs.map((log, i) => `${results[i]!.scenario.label} ${log.json}${log.raw > 0 ? ` (+ ${log.raw} lines of a crash trace)` : ''}`).join(', '),
+          logs.map((log, i) => `${results[i]!.scenario.label} ${log.json}${log.raw > 0 ? ` (+ ${log.raw} lines of a crash trace)` : ''}`).join(', ') +
+          (noisy.length === 0 ? unmeasured : ''),
       },
     ];
     const errorCodes = all.errorCodes.size > 0 ? [`error codes: ${describe(all.errorCodes)}`] : [];
@@ -550,14 +559,15 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
         (committedUnacknowledged.size > 0 ? ` (answered ${describe(committedUnacknowledged)})` : '') +
         `; ${sum(patchedUnacknowledged)} groups hold a PATCH that was not acknowledged` +
         (patchedUnacknowledged.size > 0 ? ` (answered ${describe(patchedUnacknowledged)})` : '') +
-        ' — a failure answer for a write that committed (the client would retry it)',
+        ' — a failure answer for a write that committed (the client would retry it)' +
+        (committedUnacknowledgedKeys.length > 0 ? `: ${committedUnacknowledgedKeys.slice(0, 5).join(', ')}` : ''),
       '',
       'Targets (issue 16):',
-      ...verdicts.map((verdict) => `  [${verdict.met ? 'met' : 'MISSED'}] ${verdict.line}`),
+      ...verdicts.map((verdict) => `  [${verdict.met === undefined ? 'n/a' : verdict.met ? 'met' : 'MISSED'}] ${verdict.line}`),
     ].join('\n');
     return {
       report,
-      passed: verdicts.every((verdict) => verdict.met),
+      passed: verdicts.every((verdict) => verdict.met === true),
       summary: {
         cluster,
         serviceEnv: options.serviceEnv,
@@ -579,6 +589,7 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
           lostAdds,
           committedUnacknowledged: Object.fromEntries(committedUnacknowledged),
           patchedUnacknowledged: Object.fromEntries(patchedUnacknowledged),
+          committedUnacknowledgedKeys,
         },
         verdicts,
       },
