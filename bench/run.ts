@@ -1,11 +1,15 @@
 /**
  * `npm run bench -- [--scale S|M] [--duration 5] [--rounds 3] [--connections 16] [--warmup 1] [--keep] [--fresh]
- *                   [--only W1,W4,load] [--w6-calls 50] [--w8-calls 5] [--seed 42] [--db NAME] [--profile] [--json FILE]`
+ *                   [--only W1,W4,load,fairness,outage] [--w6-calls 50] [--w8-calls 5] [--seed 42] [--db NAME] [--profile] [--json FILE]
+ *                   [--service-env K=V,K=V] [--phase N] [--down N] [--flood-connections 32] [--light-connections 4]
+ *                   [--outage-connections 8] [--pg-cluster V/NAME]`
  *
  * Builds a dataset database (`igs_bench_<scale>`, schema from the service's migrations) and the
  * baseline's own schema `ref` in it (a copy of the same rows), starts the service
  * (`node dist/main.js`) and the baseline server on free ports, checks that both answer each
- * workload with the same records, measures both in rounds, and prints one table. See bench/README.md.
+ * workload with the same records, measures both in rounds, and prints one table. The drills of
+ * issue 16 (`--only fairness`, `--only outage`: fairness.ts, outage.ts) run only when named; the
+ * outage drill stops and starts a local PostgreSQL cluster. See bench/README.md.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -14,7 +18,9 @@ import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
 import { ApiLoadResult, apiLoad } from './api-load.js';
 import { BENCH_WRITE_PREFIXES, BenchScope, dropDatabase, prepareDatabase, SCALES, ScaleSpec, scopesOf, userKey, W3_GROUP_KEY, withClient } from './dataset.js';
+import { fairnessDrill, FairnessResult } from './fairness.js';
 import { formatTable, measure, Measurement, median, medianRun, sequential } from './load.js';
+import { checkClusterServes, ClusterControl, outageDrill, OutageResult, resolveCluster } from './outage.js';
 import { summarizeProfiles } from './profile-summary.js';
 import { Random } from './random.js';
 import { prepareReferenceSchema } from './reference-schema.js';
@@ -24,6 +30,8 @@ import { BENCH_JWT_SECRET, signToken } from './tokens.js';
 const ROOT = resolve(import.meta.dirname, '..');
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8'] as const;
+/** Not in the default set: run only when named in --only (the outage drill stops a PostgreSQL cluster). */
+const OPTIONAL = ['LOAD', 'FAIRNESS', 'OUTAGE'] as const;
 /** W6: userKeys per users/add call, at every scale. */
 const W6_KEYS = 1_000;
 /** W8: userKeys per call (the contract's maximum); needs a scope of at least that many users (M). */
@@ -46,6 +54,16 @@ interface Options {
   profile: boolean;
   json?: string;
   adminUrl: string;
+  /** --service-env: extra environment for the service (all its starts, drills included). */
+  serviceEnv: Record<string, string>;
+  /** Drills: seconds per measured phase (default: fairness 10, outage 5). */
+  phase?: number;
+  /** Outage drill: seconds the database stays down in the stop scenarios. */
+  down: number;
+  floodConnections: number;
+  lightConnections: number;
+  outageConnections: number;
+  pgCluster?: string;
 }
 
 function parseOptions(): Options {
@@ -65,6 +83,13 @@ function parseOptions(): Options {
       db: { type: 'string' },
       profile: { type: 'boolean', default: false },
       json: { type: 'string' },
+      'service-env': { type: 'string' },
+      phase: { type: 'string' },
+      down: { type: 'string', default: '5' },
+      'flood-connections': { type: 'string', default: '32' },
+      'light-connections': { type: 'string', default: '4' },
+      'outage-connections': { type: 'string', default: '8' },
+      'pg-cluster': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -72,8 +97,12 @@ function parseOptions(): Options {
   if (values.help) {
     console.log(
       'npm run bench -- [--scale S|M] [--duration SECONDS] [--rounds N] [--connections N] [--warmup SECONDS] [--keep] [--fresh]\n' +
-        '                 [--only W1,W2,…,W8,load] [--w6-calls N] [--w8-calls N] [--seed N] [--db igs_bench_NAME] [--profile] [--json FILE]\n' +
-        'BENCH_DATABASE_URL: admin connection (default postgres://postgres@127.0.0.1:5432/postgres); DB_POOL_SIZE: both pools (default 10)',
+        '                 [--only W1,W2,…,W8,load,fairness,outage] [--w6-calls N] [--w8-calls N] [--seed N] [--db igs_bench_NAME] [--profile] [--json FILE]\n' +
+        '                 [--service-env K=V,K=V] [--phase SECONDS] [--down SECONDS] [--flood-connections 32] [--light-connections 4]\n' +
+        '                 [--outage-connections 8] [--pg-cluster VERSION/NAME]\n' +
+        'BENCH_DATABASE_URL: admin connection (default postgres://postgres@127.0.0.1:5432/postgres); DB_POOL_SIZE: both pools (default 10)\n' +
+        '--only outage STOPS AND STARTS the PostgreSQL cluster --pg-cluster names (default: the one `main` under /etc/postgresql),\n' +
+        '  which must be the one serving BENCH_DATABASE_URL; it never runs unless named.',
     );
     process.exit(0);
   }
@@ -85,7 +114,9 @@ function parseOptions(): Options {
     return value;
   };
   const only = new Set((values.only ?? WORKLOADS.join(',')).split(',').map((w) => w.trim().toUpperCase()).filter(Boolean));
-  for (const workload of only) if (!(WORKLOADS as readonly string[]).includes(workload) && workload !== 'LOAD') throw new Error(`--only: unknown workload ${workload}`);
+  for (const workload of only) {
+    if (!(WORKLOADS as readonly string[]).includes(workload) && !(OPTIONAL as readonly string[]).includes(workload)) throw new Error(`--only: unknown workload ${workload}`);
+  }
   const w6Calls = Math.floor(positive('w6-calls', values['w6-calls']));
   if (w6Calls < 20) throw new Error('--w6-calls must be at least 20 (the first and last ten are reported apart)');
   return {
@@ -105,8 +136,29 @@ function parseOptions(): Options {
     profile: values.profile,
     json: values.json,
     adminUrl: process.env['BENCH_DATABASE_URL'] || DEFAULT_ADMIN_URL,
+    serviceEnv: parseServiceEnv(values['service-env']),
+    phase: values.phase === undefined ? undefined : positive('phase', values.phase),
+    down: positive('down', values.down, 0),
+    floodConnections: Math.floor(positive('flood-connections', values['flood-connections'])),
+    lightConnections: Math.floor(positive('light-connections', values['light-connections'])),
+    outageConnections: Math.floor(positive('outage-connections', values['outage-connections'])),
+    pgCluster: values['pg-cluster'],
   };
 }
+
+/** `K=V,K=V` → environment entries (names like A_B1; a value may not contain a comma). */
+function parseServiceEnv(text: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const part of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(part);
+    if (!match) throw new Error(`--service-env: expected NAME=VALUE, got ${part}`);
+    env[match[1]!] = match[2]!;
+  }
+  return env;
+}
+
+/** The cluster the outage drill stopped, started again on Ctrl-C. */
+let outageControl: ClusterControl | undefined;
 
 function log(line: string): void {
   console.error(line);
@@ -137,18 +189,33 @@ async function main(): Promise<void> {
   const logDir = join(tmpdir(), 'igs-bench');
   mkdirSync(logDir, { recursive: true });
   const workloads = WORKLOADS.filter((workload) => options.only.has(workload));
+  const drills = { fairness: options.only.has('FAIRNESS'), outage: options.only.has('OUTAGE') };
+  if (drills.outage) {
+    // Before anything else: which cluster it would stop, and that it serves the bench's database.
+    const cluster = await resolveCluster(options.pgCluster);
+    await checkClusterServes(options.adminUrl, cluster);
+    outageControl = new ClusterControl(cluster);
+    log(
+      `Outage drill requested: it will STOP and START PostgreSQL cluster ${cluster.version}/${cluster.name} (port ${cluster.port}, ${cluster.dataDirectory}), ` +
+        'which serves BENCH_DATABASE_URL (checked), three times after the rest of the bench.',
+    );
+  }
 
   const rows: Measurement[] = [];
   const notes: string[] = [];
   let machine = '';
   let apiLoaded: ApiLoadResult | undefined;
+  let fairness: FairnessResult | undefined;
+  let outage: OutageResult | undefined;
   let database: Awaited<ReturnType<typeof prepareDatabase>> | undefined;
   const profileDir = join(ROOT, 'bench/profiles', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   try {
-    if (workloads.length > 0) {
+    if (workloads.length > 0 || drills.fairness || drills.outage) {
       database = await prepareDatabase({ adminUrl: options.adminUrl, spec, seed: options.seed, fresh: options.fresh, name: options.db, log });
-      await prepareReferenceSchema({ url: database.url, datasetMarker: database.marker, writePrefixes: BENCH_WRITE_PREFIXES, fresh: options.fresh || !database.reused, log });
       machine = await describeMachine(database.url);
+    }
+    if (database && workloads.length > 0) {
+      await prepareReferenceSchema({ url: database.url, datasetMarker: database.marker, writePrefixes: BENCH_WRITE_PREFIXES, fresh: options.fresh || !database.reused, log });
       await runWorkloads(options, database.url, workloads, rows, notes, profileDir, logDir);
     }
     if (options.only.has('LOAD')) {
@@ -167,8 +234,46 @@ async function main(): Promise<void> {
       });
       if (!machine) machine = await describeMachine(options.adminUrl);
     }
+    if (database && drills.fairness) {
+      await stopAll();
+      log(`Fairness drill (scale ${spec.name}) …`);
+      fairness = await fairnessDrill({
+        databaseUrl: database.url,
+        spec,
+        seed: options.seed,
+        phaseSeconds: options.phase ?? 10,
+        rampSeconds: 2,
+        floodConnections: options.floodConnections,
+        lightConnections: options.lightConnections,
+        poolSize: options.poolSize,
+        serviceEnv: options.serviceEnv,
+        serviceMain: join(ROOT, 'dist/main.js'),
+        logDir,
+        log,
+      });
+    }
+    if (database && drills.outage && outageControl) {
+      await stopAll();
+      log(`Outage drill (scale ${spec.name}) …`);
+      outage = await outageDrill({
+        adminUrl: options.adminUrl,
+        databaseUrl: database.url,
+        spec,
+        seed: options.seed,
+        control: outageControl,
+        phaseSeconds: options.phase ?? 5,
+        downSeconds: options.down,
+        connections: options.outageConnections,
+        poolSize: options.poolSize,
+        serviceEnv: options.serviceEnv,
+        serviceMain: join(ROOT, 'dist/main.js'),
+        logDir,
+        log,
+      });
+    }
   } finally {
     await stopAll();
+    await outageControl?.restore(log);
     if (database && !options.keep) {
       await dropDatabase(options.adminUrl, database.name);
       log(`Dropped ${database.name} (--keep keeps it for the next run)`);
@@ -182,6 +287,10 @@ async function main(): Promise<void> {
       `Scale ${spec.name}: ${database.counts.groups.toLocaleString('en-US')} groups, ${database.counts.users.toLocaleString('en-US')} users, ` +
         `${database.counts.memberships.toLocaleString('en-US')} memberships in ${spec.scopes} scopes; dataset ` +
         (database.reused ? 'reused (kept from an earlier run)' : `loaded in ${(database.loadMs / 1000).toFixed(1)} s`),
+    );
+  }
+  if (database && workloads.length > 0) {
+    report.push(
       `Load: autocannon, ${options.connections} connections, ${options.rounds} round${options.rounds === 1 ? '' : 's'} of service + baseline back to back; ` +
         `each run ${options.duration} s after a warm-up of ${warmupRequests(options)} requests (10 × pool ${options.poolSize} per connection) + ${options.warmup} s; ` +
         `W6/W8 one call at a time. Pools: ${options.poolSize} connections on both sides. Client on the same machine.`,
@@ -235,10 +344,19 @@ async function main(): Promise<void> {
       `  counts: ${counts.users} users, ${counts.groups} groups, ${counts.memberships} memberships — ${same ? 'as generated' : `EXPECTED ${expected.users} / ${expected.groups} / ${expected.memberships}`}`,
     );
   }
+  if (fairness) report.push('', fairness.report);
+  if (outage) report.push('', outage.report);
   report.push(`Total bench time ${total.toFixed(0)} s.`);
   console.log(report.join('\n'));
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ scale: spec.name, options: { ...options, spec: undefined, only: [...options.only] }, database, machine, rows, apiLoad: apiLoaded }, null, 2));
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        { scale: spec.name, options: { ...options, spec: undefined, only: [...options.only] }, database, machine, rows, apiLoad: apiLoaded, fairness: fairness?.summary, outage: outage?.summary },
+        null,
+        2,
+      ),
+    );
   }
   if (options.profile) console.log(`\n${summarizeProfiles(profileDir)}`);
   if (apiLoaded && apiLoaded.errors > 0) process.exitCode = 1;
@@ -271,7 +389,7 @@ async function runWorkloads(
   const service = await startServer({
     name: 'service',
     args: [...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(ROOT, 'dist/main.js')],
-    env: { ...env, JWT_SECRET: BENCH_JWT_SECRET, LOG_LEVEL: 'warn' },
+    env: { ...env, JWT_SECRET: BENCH_JWT_SECRET, LOG_LEVEL: 'warn', ...options.serviceEnv },
     readyPath: '/ready',
     logFile: join(logDir, 'service.log'),
   });
@@ -600,11 +718,14 @@ process.on('SIGINT', () => {
   if (interrupted) process.exit(130);
   interrupted = true;
   log('Interrupted: stopping the servers');
-  void stopAll().finally(() => process.exit(130));
+  void stopAll()
+    .then(() => outageControl?.restore(log))
+    .finally(() => process.exit(130));
 });
 
 main().catch(async (error: unknown) => {
   await stopAll();
+  await outageControl?.restore(log);
   console.error(error instanceof Error ? error.message : String(error));
   process.exit(1);
 });

@@ -8,7 +8,16 @@ export interface RunningServer {
   readonly baseUrl: string;
   readonly pid: number;
   readonly logFile: string;
+  /** How the process ended (code or signal, and when: `Date.now()`); undefined while it runs. */
+  exitStatus(): ServerExit | undefined;
   stop(): Promise<void>;
+}
+
+export interface ServerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** `Date.now()` when the process exited. */
+  readonly at: number;
 }
 
 const running = new Set<RunningServer>();
@@ -51,9 +60,11 @@ export async function startServer(options: {
   });
   closeSync(log);
   let exited: number | string | null | undefined;
+  let status: ServerExit | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       exited = code ?? signal;
+      status = { code, signal, at: Date.now() };
       resolve();
     }),
   );
@@ -63,6 +74,7 @@ export async function startServer(options: {
     baseUrl,
     pid: child.pid!,
     logFile: options.logFile,
+    exitStatus: () => status,
     async stop() {
       running.delete(server);
       if (exited !== undefined) return;
