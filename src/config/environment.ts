@@ -67,7 +67,7 @@ export class Environment {
   @Transform(({ value }) => toInteger(value))
   DB_POOL_WAIT_MS = 2000;
 
-  /** Database connections one tenant may hold at once; absent: half the pool (at least 1). */
+  /** Database connections one tenant may hold at once; absent: a quarter of the pool (at least 1). */
   @IsOptional()
   @IsInt({ message: 'TENANT_MAX_CONCURRENCY must be an integer between 1 and 200' })
   @Min(1, { message: 'TENANT_MAX_CONCURRENCY must be an integer between 1 and 200' })
