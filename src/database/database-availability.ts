@@ -15,6 +15,8 @@ export class DatabaseAvailability {
   private readonly logger = new Logger('Database');
   private downSince: number | undefined;
   private failuresWhileDown = 0;
+  /** Counts outages; a statement notes it when it starts (see `reachable`). */
+  private outages = 0;
   /** Connections lost since the last line about it (they come in bursts: the whole pool at once). */
   private lostConnections = 0;
   private lostLoggedAt = Number.NEGATIVE_INFINITY;
@@ -24,6 +26,11 @@ export class DatabaseAvailability {
 
   get isDown(): boolean {
     return this.downSince !== undefined;
+  }
+
+  /** Read when a statement starts, handed back to `reachable` when it succeeds. */
+  get epoch(): number {
+    return this.outages;
   }
 
   /**
@@ -44,6 +51,7 @@ export class DatabaseAvailability {
     if (this.downSince === undefined) {
       this.downSince = Date.now();
       this.failuresWhileDown = 0;
+      this.outages += 1;
       this.logger.error(`The database is unavailable: ${describeDatabaseError(error)}; answering 503 until it is back`);
     }
     this.failuresWhileDown += 1;
@@ -71,9 +79,14 @@ export class DatabaseAvailability {
     this.lostConnections = 0;
   }
 
-  /** A statement succeeded. Cheap when nothing changed: it runs after every statement. */
-  reachable(): void {
-    if (this.downSince === undefined) return;
+  /**
+   * A statement that started at `epoch` succeeded. Cheap when nothing changed: it runs after every
+   * statement. Only a statement that started after the outage was noticed proves the database is
+   * back: one already under way when the server began shutting down may still finish, and counting
+   * it logged "back" and "away" again within milliseconds.
+   */
+  reachable(epoch: number): void {
+    if (this.downSince === undefined || epoch !== this.outages) return;
     const seconds = ((Date.now() - this.downSince) / 1000).toFixed(1);
     this.logger.log(`The database is available again after ${seconds} s (${this.failuresWhileDown} statements failed meanwhile)`);
     this.downSince = undefined;

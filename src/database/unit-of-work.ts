@@ -58,6 +58,7 @@ export class UnitOfWork {
   async transaction<T>(scope: Scope, work: (scope: Scope) => Promise<T>): Promise<T> {
     if (connectionOf(scope)) return work(scope);
     const leave = await this.gate.enter(scope.tenantKey);
+    const epoch = this.availability.epoch;
     try {
       const client = await this.pool.connect().catch((error: unknown) => Promise.reject(this.failure(error)));
       let broken = false;
@@ -66,7 +67,7 @@ export class UnitOfWork {
         const bound: TransactionScope = Object.freeze({ tenantKey: scope.tenantKey, orgKey: scope.orgKey, [TRANSACTION]: client });
         const result = await work(bound);
         await client.query('COMMIT');
-        this.availability.reachable();
+        this.availability.reachable(epoch);
         return result;
       } catch (error) {
         // A connection that cannot even roll back is not handed to the next request. A COMMIT that
@@ -94,9 +95,10 @@ export class UnitOfWork {
   }
 
   private async run<T>(executor: Pool | PoolClient, sql: string, params: readonly unknown[]): Promise<QueryRows<T>> {
+    const epoch = this.availability.epoch;
     try {
       const result = await executor.query({ text: sql, values: params as unknown[], name: this.statements.nameFor(sql) });
-      this.availability.reachable();
+      this.availability.reachable(epoch);
       return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
     } catch (error) {
       throw this.failure(error);
