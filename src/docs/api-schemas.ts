@@ -123,12 +123,17 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   412: 'If-Match does not match the current ETag',
   413: 'The body is larger than MAX_BODY',
   415: 'The body is not application/json',
+  429: "The tenant's rate limit (RateLimitExceeded) or its share of database connections (TenantConcurrencyExceeded) is used up; Retry-After says when to retry",
+  503: 'The database is unavailable (DatabaseUnavailable), or a write ran past the query budget and was rolled back; Retry-After says when to retry',
 };
 
-/** The OData error responses a scoped route can give: 400 (scope keys), 401 and 403 always, plus `statuses`. */
+/**
+ * The OData error responses a scoped route can give: 400 (scope keys), 401 and 403 always, 429 and 503
+ * (fairness and database outages) always, plus `statuses`.
+ */
 export function ApiErrors(...statuses: number[]) {
   return applyDecorators(
-    ...[...new Set([400, 401, 403, ...statuses])].sort().map((status) =>
+    ...[...new Set([400, 401, 403, 429, 503, ...statuses])].sort().map((status) =>
       ApiResponse({ status, description: ERROR_DESCRIPTIONS[status], type: ODataErrorBodyDoc }),
     ),
   );

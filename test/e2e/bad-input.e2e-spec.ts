@@ -12,7 +12,9 @@ import { percentEncode } from '../support/percent-encode.js';
  * write that fails leaves nothing half done.
  */
 
-const RUNS = 150;
+/** FUZZ_SCALE multiplies every property's runs (CI: 1, about 2,000 inputs; 6 gives over 10,000). */
+const SCALE = Math.max(1, Number(process.env['FUZZ_SCALE'] ?? 1) || 1);
+const RUNS = 150 * SCALE;
 
 // ---------------------------------------------------------------------------------------------
 // Generators
@@ -460,7 +462,7 @@ describe('bad input (property-based)', () => {
             expectSane(await test, `${verb.toUpperCase()} ${url.slice(0, 300)}`);
           },
         ),
-        { numRuns: 200 },
+        { numRuns: 200 * SCALE },
       );
     });
 
@@ -594,7 +596,7 @@ describe('bad input (property-based)', () => {
           fc.pre(url.length < MAX_URL);
           expectSane(await t.http.get(url), `GET ${url.slice(0, 300)}`);
         }),
-        { numRuns: 200 },
+        { numRuns: 200 * SCALE },
       );
     });
 
@@ -700,7 +702,7 @@ describe('bad input (property-based)', () => {
           expectSane(response, `${verb} ${path} [${type}] [${encodingHeader}] ${buffer.length} bytes`);
           expect(EXPECTED).toContain(response.status);
         }),
-        { numRuns: 200 },
+        { numRuns: 200 * SCALE },
       );
     });
 
@@ -820,7 +822,7 @@ describe('bad input (property-based)', () => {
             expect((await t.http.get(`${e.base}/${collection}/${encodeURIComponent(key)}`)).status).toBe(404);
           },
         ),
-        { numRuns: 100 },
+        { numRuns: 100 * SCALE },
       );
       expect(await state()).toEqual(before);
     });
@@ -853,7 +855,7 @@ describe('bad input (property-based)', () => {
           expect(response.status).toBe(400);
           await t.http.get(`${e.base}/groups/renamed-g1`).expect(404);
         }),
-        { numRuns: 100 },
+        { numRuns: 100 * SCALE },
       );
       expect(await state()).toEqual(before);
     });

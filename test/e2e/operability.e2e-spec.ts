@@ -111,7 +111,7 @@ describe('operability', () => {
         for (const [method, operation] of Object.entries(operations)) {
           const where = `${method.toUpperCase()} ${path}`;
           expect({ where, security: operation.security }).toEqual({ where, security: [{ bearer: [] }] });
-          for (const status of ['200', '400', '401', '403']) {
+          for (const status of ['200', '400', '401', '403', '429', '503']) {
             if (status === '200' && !operation.responses['200']) continue;
             expect({ where, status, documented: Boolean(operation.responses[status]) }).toEqual({ where, status, documented: true });
           }
