@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest } from 'node:http';
+import type { ScaleSpec } from './dataset.js';
 
 /**
  * What the drills (fairness.ts, outage.ts) send and measure: plain node:http calls on keep-alive
@@ -221,4 +222,24 @@ export function textTable(header: string[], rows: string[][], left: ReadonlySet<
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return '—';
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+/** What both drills need to start the service on the dataset and report. */
+export interface DrillServiceOptions {
+  readonly databaseUrl: string;
+  readonly spec: ScaleSpec;
+  readonly seed: number;
+  readonly poolSize: number;
+  /** Extra environment for the service (`--service-env`), e.g. TENANT_MAX_CONCURRENCY. */
+  readonly serviceEnv: Record<string, string>;
+  readonly serviceMain: string;
+  readonly logDir: string;
+  readonly log: (line: string) => void;
+}
+
+/** What a drill returns to run.ts. */
+export interface DrillResult {
+  readonly report: string;
+  readonly passed: boolean;
+  readonly summary: Record<string, unknown>;
 }

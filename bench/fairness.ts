@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { addExtraScope, BenchScope, removeExtraScope, ScaleSpec, scopesOf, withClient } from './dataset.js';
-import { call, closedLoop, drillAgent, DrillOutcome, DrillRequest, ms, OutcomeStats, sleep, textTable } from './drill-http.js';
+import { addExtraScope, BenchScope, removeExtraScope, scopesOf, withClient } from './dataset.js';
+import { call, closedLoop, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, ms, OutcomeStats, sleep, textTable } from './drill-http.js';
 import { Random } from './random.js';
 import { startServer } from './servers.js';
 import { BENCH_JWT_SECRET, signToken } from './tokens.js';
@@ -11,29 +11,16 @@ import { BENCH_JWT_SECRET, signToken } from './tokens.js';
  * on many connections ("flood"). Issue 16's target: B's p99 during the flood ≤ 3× its quiet p99 (or
  * ≤ 50 ms, whichever is larger); A's excess gets 429 or waits, never a 5xx.
  */
-export interface FairnessOptions {
-  readonly databaseUrl: string;
-  readonly spec: ScaleSpec;
-  readonly seed: number;
+export interface FairnessOptions extends DrillServiceOptions {
   /** Seconds B is measured in each phase. */
   readonly phaseSeconds: number;
   /** Seconds the flood runs before B is measured in it. */
   readonly rampSeconds: number;
   readonly floodConnections: number;
   readonly lightConnections: number;
-  readonly poolSize: number;
-  /** Extra environment for the service (`--service-env`), e.g. TENANT_MAX_CONCURRENCY. */
-  readonly serviceEnv: Record<string, string>;
-  readonly serviceMain: string;
-  readonly logDir: string;
-  readonly log: (line: string) => void;
 }
 
-export interface FairnessResult {
-  readonly report: string;
-  readonly passed: boolean;
-  readonly summary: Record<string, unknown>;
-}
+export type FairnessResult = DrillResult;
 
 /** The heavy queries tenant A floods with (each legal OData; a 4xx answer, e.g. "too large", is a legal outcome and counted). */
 export const HEAVY_QUERIES: ReadonlyArray<{ name: string; query: string }> = [

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { BenchScope, ScaleSpec, scopesOf, userKey, withClient } from './dataset.js';
-import { call, drillAgent, DrillOutcome, DrillRequest, ms, OutcomeStats, sleep, textTable } from './drill-http.js';
+import { BenchScope, scopesOf, userKey, withClient } from './dataset.js';
+import { call, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, OutcomeStats, sleep, textTable } from './drill-http.js';
 import { envNote } from './fairness.js';
 import { Random } from './random.js';
 import { RunningServer, ServerExit, startServer } from './servers.js';
@@ -132,29 +132,17 @@ export class ClusterControl {
   }
 }
 
-export interface OutageOptions {
+export interface OutageOptions extends DrillServiceOptions {
   readonly adminUrl: string;
-  readonly databaseUrl: string;
-  readonly spec: ScaleSpec;
-  readonly seed: number;
   readonly control: ClusterControl;
   /** Seconds of load before each outage, and at least after it. */
   readonly phaseSeconds: number;
   /** Seconds the database stays down in the stop scenarios. */
   readonly downSeconds: number;
   readonly connections: number;
-  readonly poolSize: number;
-  readonly serviceEnv: Record<string, string>;
-  readonly serviceMain: string;
-  readonly logDir: string;
-  readonly log: (line: string) => void;
 }
 
-export interface OutageResult {
-  readonly report: string;
-  readonly passed: boolean;
-  readonly summary: Record<string, unknown>;
-}
+export type OutageResult = DrillResult;
 
 type Phase = 'before' | 'down' | 'after';
 const PHASES: readonly Phase[] = ['before', 'down', 'after'];

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { Response } from 'supertest';
+import { LogCapture } from '../support/log-capture.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { newScope, startTestApp, TestApp } from '../support/test-app.js';
 import { signToken } from '../support/tokens.js';
 
@@ -26,65 +27,6 @@ if (!redisAvailable) {
   console.warn(`Rate-limit tests with Redis SKIPPED: no Redis at ${REDIS_WHERE} (set REDIS_TEST_URL to use another)`);
 }
 const describeWithRedis = redisAvailable ? describe : describe.skip;
-
-interface LogLine {
-  level: number;
-  context?: string;
-  msg: string;
-}
-
-/** Collects the JSON log lines the app writes. */
-class LogCapture extends Writable {
-  readonly lines: LogLine[] = [];
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.lines.push(JSON.parse(line));
-    done();
-  }
-  linesOf(context: string): LogLine[] {
-    return this.lines.filter((line) => line.context === context);
-  }
-}
-
-/** A TCP relay to Redis that a test can take away (every connection cut) and bring back on the same port. */
-class TcpProxy {
-  private server?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private port = 0;
-
-  constructor(
-    private readonly host: string,
-    private readonly targetPort: number,
-  ) {}
-
-  async start(): Promise<number> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, this.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as net.AddressInfo).port;
-    return this.port;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 /** A window of 60 s holding 3 requests. */
 const THREE_PER_MINUTE = { RATE_LIMIT_RPS: '0.05', RATE_LIMIT_BURST: '3' };
@@ -295,16 +237,15 @@ describeWithRedis(`rate limits when Redis at ${REDIS_WHERE} goes away and comes 
   beforeAll(async () => {
     redis = new Redis(REDIS_TEST_URL);
     const target = new URL(REDIS_TEST_URL);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
-    const port = await proxy.start();
+    proxy = await TcpProxy.start(target);
     t = await startTestApp(
-      { ...THREE_PER_MINUTE, REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_KEY_PREFIX: keyPrefix, LOG_LEVEL: 'info' },
+      { ...THREE_PER_MINUTE, REDIS_URL: proxy.urlFor(REDIS_TEST_URL), RATE_LIMIT_KEY_PREFIX: keyPrefix, LOG_LEVEL: 'info' },
       { logDestination: logs },
     );
   });
   afterAll(async () => {
     await t?.close();
-    await proxy?.stop();
+    await proxy?.close();
     await deleteKeys(redis, keyPrefix);
     redis?.disconnect();
   });
@@ -314,7 +255,7 @@ describeWithRedis(`rate limits when Redis at ${REDIS_WHERE} goes away and comes 
     await t.http.get(`${before.base}/groups`).expect(200);
     expect(await redis.exists(`${keyPrefix}:${before.tenantKey}`)).toBe(1);
 
-    await proxy.stop();
+    await proxy.cut();
     await waitFor(() => logs.linesOf('RateLimits').some((line) => line.msg.includes('is unreachable')));
     const during = newScope();
     const statuses: number[] = [];
@@ -322,7 +263,7 @@ describeWithRedis(`rate limits when Redis at ${REDIS_WHERE} goes away and comes 
     expect(statuses).toEqual([200, 200, 200, 429]);
     expect(await redis.exists(`${keyPrefix}:${during.tenantKey}`)).toBe(0);
 
-    await proxy.start();
+    await proxy.restore();
     await waitFor(() => logs.linesOf('RateLimits').some((line) => line.msg.includes('is reachable again')));
     const after = newScope();
     const response = await t.http.get(`${after.base}/groups`).expect(200);

@@ -1,8 +1,8 @@
 import { createConnection, createServer, Server, Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of the test's PostgreSQL server, so a test can take "the database" away and
- * bring it back without touching the server other suites use: `cut()` closes every connection
+ * A TCP proxy in front of a server the test needs (PostgreSQL, Redis), so a test can take it away
+ * and bring it back without touching the server other suites use: `cut()` closes every connection
  * through it and stops listening (new connections are refused, as from a stopped server);
  * `restore()` listens again on the same port.
  */
@@ -17,7 +17,8 @@ export class TcpProxy {
   ) {}
 
   static async start(target: URL): Promise<TcpProxy> {
-    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    const defaultPort = target.protocol.startsWith('redis') ? 6379 : 5432;
+    const proxy = new TcpProxy(target.hostname, Number(target.port || defaultPort));
     await proxy.listen(0);
     return proxy;
   }
