@@ -163,6 +163,56 @@ export class ResourceRepository extends ScopedRepository {
     return rows[0]!;
   }
 
+  /**
+   * Inserts the record and its memberships to the members given by key, in one statement: no
+   * BEGIN/COMMIT and no separate key resolution (a create with members was six round trips, the
+   * bulk of loading a tenant through the API). The keys are resolved inside it (each by the
+   * members' unique key index), and the record is inserted only when every key is known — one
+   * statement is atomic, so nothing is written otherwise, and the unknown keys come back in order.
+   * The memberships insert reads the new record from the first insert's RETURNING; their foreign
+   * keys are checked at the end of the statement, when the record exists.
+   */
+  async insertWithMembers(
+    scope: Scope,
+    values: Record<string, unknown>,
+    actor: string | null,
+    link: { readonly memberTable: string; readonly memberKeyColumn: string; readonly ownerColumn: string; readonly memberColumn: string },
+    memberKeys: readonly string[],
+  ): Promise<{ row: ResourceRow; added: number } | { unknown: string[] }> {
+    const columns = this.writableEntries(values);
+    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by', 'created_on', 'modified_on'];
+    const actorParam = `$${columns.length + 3}`;
+    const keysParam = `$${columns.length + 4}`;
+    // INSERT … SELECT (for its WHERE) does not infer parameter types from the columns as VALUES does.
+    const typed = columns.map(([property], index) => `$${index + 3}::${SQL_TYPE_OF[property.type] ?? 'text'}`);
+    const { rows } = await this.run<ResourceRow & { __added: number | null; __unknown: string[] | null }>(
+      scope,
+      `WITH k AS (
+         SELECT k.input, k.position, m.id FROM unnest(${keysParam}::text[]) WITH ORDINALITY AS k(input, position)
+           LEFT JOIN ${link.memberTable} m ON ${this.scoped('m')} AND lower(m.${link.memberKeyColumn}) = lower(k.input)
+       ), created AS (
+         INSERT INTO ${this.model.table} AS r (${names.join(', ')})
+         SELECT $1, $2, ${[...typed, `${actorParam}::text`, `${actorParam}::text`, NOW, NOW].join(', ')}
+          WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.id IS NULL)
+         RETURNING ${this.selectList}
+       ), added AS (
+         INSERT INTO memberships (tenant_key, org_key, ${link.ownerColumn}, ${link.memberColumn})
+         SELECT $1, $2, c.id, d.id FROM created c CROSS JOIN (SELECT DISTINCT k.id FROM k) d ORDER BY d.id
+         ON CONFLICT DO NOTHING
+         RETURNING 1
+       )
+       SELECT c.*, (SELECT count(*)::int FROM added) AS "__added",
+              (SELECT array_agg(k.input ORDER BY k.position) FROM k WHERE k.id IS NULL) AS "__unknown"
+         FROM (SELECT 1) AS one LEFT JOIN created c ON TRUE`,
+      [...columns.map(([, value]) => value), actor, memberKeys],
+    );
+    const { __added: added, __unknown: unknown, ...row } = rows[0]!;
+    if (unknown && unknown.length > 0) return { unknown };
+    this.statistics.noteWrites(this.model.table, 1);
+    this.statistics.noteWrites('memberships', added ?? 0);
+    return { row: row as ResourceRow, added: added ?? 0 };
+  }
+
   /** Sets the given properties (an empty set still counts as a write: version and modifiedOn move). */
   async update(scope: Scope, id: string, values: Record<string, unknown>, actor: string | null): Promise<ResourceRow | undefined> {
     const columns = this.writableEntries(values);
@@ -200,6 +250,14 @@ export class ResourceRepository extends ScopedRepository {
  * value read back compares equal to itself in `$filter` (PostgreSQL's now() has microseconds).
  */
 const NOW = "date_trunc('milliseconds', now())";
+
+/** The column type of each writable property type, for parameters PostgreSQL cannot infer. */
+const SQL_TYPE_OF: Partial<Record<PropertyModel['type'], string>> = {
+  'Edm.String': 'text',
+  'Edm.Boolean': 'boolean',
+  'Edm.Guid': 'uuid',
+  'Edm.DateTimeOffset': 'timestamptz',
+};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -10,7 +10,7 @@ import { collectionBody, ODataCollection } from '../odata/collection-body.js';
 import { CompiledCollectionQuery, compileCollectionQuery } from '../odata/compile-query.js';
 import { hasSystemOption, RawQuery } from '../odata/parse-query.js';
 import { Scope, scopeBasePath } from '../tenancy/scope.js';
-import { SUMMARY_PROPERTIES } from './resource-model.js';
+import { propertyOf, SUMMARY_PROPERTIES } from './resource-model.js';
 import { FindOptions, ResourceRepository, ResourceRow } from './resource.repository.js';
 
 /** How many members a single-resource GET shows inline; the rest are one link away. */
@@ -78,13 +78,11 @@ export abstract class ResourceService {
       // (no members yet) is known without reading anything back.
       return this.representation(await this.owners.insert(scope, values, actor), [], 0);
     }
-    const row = await this.uow.transaction(scope, async (scope) => {
-      const memberIds = await this.resolveMembers(scope, memberKeys, 'key');
-      const created = await this.owners.insert(scope, values, actor);
-      await this.memberships.add(scope, this.side, created.id, memberIds);
-      return created;
-    });
-    return this.withMembers(scope, row);
+    // One statement resolves the keys and inserts the record with its memberships (see
+    // insertWithMembers); then one more reads the representation back.
+    const created = await this.owners.insertWithMembers(scope, values, actor, this.memberLink, memberKeys);
+    if ('unknown' in created) throw this.unknownReferences(created.unknown, 'key');
+    return this.withMembers(scope, created.row);
   }
 
   /** Sets the given properties (PATCH, and the single-property setters). */
@@ -253,13 +251,29 @@ export abstract class ResourceService {
     const resolved = kind === 'key' ? await this.members.resolveKeys(scope, references) : await this.members.resolveIds(scope, references);
     const unknown = resolved.filter((entry) => entry.id === null).map((entry) => entry.input);
     if (unknown.length === 0) return [...new Set(resolved.map((entry) => entry.id!))];
+    throw this.unknownReferences(unknown, kind);
+  }
+
+  /** 400 `UnknownReferences`, listing each member reference (key or id) that no record of the scope has. */
+  private unknownReferences(unknown: readonly string[], kind: ReferenceKind): AppError {
     const what = `${this.side.member.entityType.toLowerCase()} ${kind === 'key' ? this.side.member.keyProperty : 'id'}`;
-    throw new AppError(
+    return new AppError(
       ErrorCode.UnknownReferences,
       `Unknown ${what}${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 20).join(', ')}${unknown.length > 20 ? ', …' : ''}`,
       this.side.navigation,
       unknown.map((reference) => ({ code: 'UnknownReference', message: `No ${what} '${reference}' in this scope`, target: reference })),
     );
+  }
+
+  /** Where the members live and how memberships link them, for statements that write both. */
+  private get memberLink() {
+    const member = this.side.member;
+    return {
+      memberTable: member.table,
+      memberKeyColumn: propertyOf(member, member.keyProperty).column,
+      ownerColumn: this.side.ownerColumn,
+      memberColumn: this.side.memberColumn,
+    };
   }
 
   /**

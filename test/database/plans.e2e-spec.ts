@@ -234,6 +234,18 @@ describe(`generic plans of the hot statements (${process.env['DATABASE_URL'] ? '
     expect(accessPaths(add)).toEqual([]);
   });
 
+  it('creating a group with 1,000 members by key: one statement, the keys by the unique key index', async () => {
+    const statements = await statementsOf(
+      () => target.http.post(groupsPath()).send({ groupKey: 'created-with-members', name: 'Created with members', users: keys(2001, 1000) }),
+      201,
+    );
+    const create = statement(statements, /^\s*WITH k AS/);
+    expect(statements.filter((candidate) => /INSERT INTO/.test(candidate.sql))).toEqual([create]);
+    const plan = await genericPlan(create);
+    expectNoCliff(plan);
+    expect([...new Set(accessPaths(plan))]).toEqual(['uq_users_scope_user_key']);
+  });
+
   it('resolving 1,000 user ids (users/addById) by primary key, and removing them through a membership index', async () => {
     const { rows } = await run((client) =>
       client.query<{ id: string }>(`SELECT id FROM users WHERE tenant_key = $1 AND org_key = $2 ORDER BY user_key LIMIT 1000`, [home.tenantKey, home.orgKey]),
