@@ -95,7 +95,7 @@ export class GroupsController {
   @ApiResponse({ status: 304, description: 'Not modified' })
   @ApiErrors(404)
   async get(@RequestScope() scope: Scope, @Param('idOrKey') idOrKey: string, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
-    return conditionalGet(request, response, await this.groups.get(scope, idOrKey));
+    return conditionalGet(request, response, await this.groups.getJson(scope, idOrKey));
   }
 
   @Get(':idOrKey/users')

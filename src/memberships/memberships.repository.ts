@@ -122,6 +122,22 @@ export class MembershipsRepository extends ScopedRepository {
     return `${this.countExpression(side, ownerId)} AS "memberCount", (${query.pageJsonStatement(this.memberPredicate(side, ownerId))}) AS "memberRows"`;
   }
 
+  /**
+   * Select items for the member count (`"<navigation>Count"`) and the first page of members as
+   * compact JSON (`"<navigation>"`: each member with the query's properties, in page order, nothing
+   * else) of the owner whose id is the SQL expression `ownerId`: the parts of a representation that
+   * PostgreSQL writes as text (see ResourceRepository.findRepresentationJson). Parameters from $4.
+   */
+  representationColumns(side: MembershipSide, ownerId: string, query: CompiledCollectionQuery): string {
+    const numbered = query.numberedSelectStatement(this.memberPredicate(side, ownerId));
+    const properties = query.properties.map((name) => `p."${name}"`).join(', ');
+    // array_to_json(array_agg(…)) is compact, as JSON.stringify is (json_agg puts ", \n " between elements).
+    const members =
+      `(SELECT coalesce(array_to_json(array_agg(row_to_json((SELECT member FROM (SELECT ${properties}) member)) ORDER BY p."${query.rowNumberColumn}")), '[]'::json) ` +
+      `FROM (${numbered}) p)`;
+    return `${this.countExpression(side, ownerId)} AS "${side.navigation}Count", ${members} AS "${side.navigation}"`;
+  }
+
   private countExpression(side: MembershipSide, ownerId: string): string {
     return `(SELECT count(*) FROM memberships m WHERE ${this.scoped('m')} AND m.${side.ownerColumn} = ${ownerId})::int`;
   }

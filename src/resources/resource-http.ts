@@ -19,11 +19,12 @@ export function withEtag(response: Response, resource: Resource): Resource {
 
 /**
  * A single-resource GET: `ETag`, and 304 without a body when `If-None-Match` already has it. The
- * body is returned as JSON text, serialized once: the tag is the hash of these very bytes (a
- * group's representation carries up to 1,000 members; serializing it twice was measurable).
+ * body is returned as JSON text, serialized once (or as PostgreSQL wrote it): the tag is the hash of
+ * these very bytes (a group's representation carries up to 1,000 members; serializing it twice was
+ * measurable).
  */
-export function conditionalGet(request: Request, response: Response, resource: Resource): string | undefined {
-  const json = JSON.stringify(resource);
+export function conditionalGet(request: Request, response: Response, resource: Resource | string): string | undefined {
+  const json = typeof resource === 'string' ? resource : JSON.stringify(resource);
   const tag = etagOfJson(json);
   response.setHeader('ETag', tag);
   if (ifNoneMatchHit(request, tag)) {

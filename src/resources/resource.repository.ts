@@ -82,6 +82,35 @@ export class ResourceRepository extends ScopedRepository {
   }
 
   /**
+   * The record's representation as JSON text, written by PostgreSQL — byte for byte what
+   * `JSON.stringify` makes of the representation the service builds (its properties in model order,
+   * timestamps as `toISOString` writes them, then `members` select items in their order) — when
+   * `inlineLimit` or fewer members make it complete; `null` when it has more (the representation then
+   * needs a next link); `undefined` when there is no such record. A single-resource GET then passes
+   * the text through, instead of parsing its rows and serializing them again.
+   */
+  async findRepresentationJson(
+    scope: Scope,
+    idOrKey: string,
+    members: { sql: (ownerId: string) => string; params: readonly unknown[]; countColumn: string },
+    inlineLimit: number,
+  ): Promise<string | null | undefined> {
+    const properties = this.model.properties.map((property) =>
+      property.type === 'Edm.DateTimeOffset'
+        ? `to_char(w.${property.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${property.name}"`
+        : `w.${property.column} AS "${property.name}"`,
+    );
+    const { rows } = await this.run<{ json: string | null }>(
+      scope,
+      `SELECT CASE WHEN x."${members.countColumn}" <= ${inlineLimit} THEN row_to_json(x)::text END AS json
+         FROM (SELECT ${properties.join(', ')}, ${members.sql('w.id')}
+                 FROM ${this.model.table} w WHERE ${this.scoped('w')} AND w.id = (${this.ownerLookup(idOrKey)})) x`,
+      [idOrKey, ...members.params],
+    );
+    return rows.length === 0 ? undefined : rows[0]!.json;
+  }
+
+  /**
    * A statement selecting the id (`o.id`) of the record `findByIdOrKey` finds for the reference bound
    * as `$3`: by id when it is a UUID some record has as its id, else by key — to embed in a statement
    * that reads more about that record (e.g. a page of its members) in the same round trip.
