@@ -1,5 +1,8 @@
 import { Agent, request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import type { ScaleSpec } from './dataset.js';
+import { RunningServer, startServer } from './servers.js';
+import { BENCH_JWT_SECRET } from './tokens.js';
 
 /**
  * What the drills (fairness.ts, outage.ts) send and measure: plain node:http calls on keep-alive
@@ -242,4 +245,22 @@ export interface DrillResult {
   readonly report: string;
   readonly passed: boolean;
   readonly summary: Record<string, unknown>;
+}
+
+/** Starts the service as both drills run it: on the dataset, at warn level, with `--service-env` last. */
+export function startDrillService(options: DrillServiceOptions, name: string, logName: string): Promise<RunningServer> {
+  return startServer({
+    name,
+    args: [options.serviceMain],
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      DB_POOL_SIZE: String(options.poolSize),
+      NODE_ENV: 'production',
+      JWT_SECRET: BENCH_JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      ...options.serviceEnv,
+    },
+    readyPath: '/ready',
+    logFile: join(options.logDir, logName),
+  });
 }

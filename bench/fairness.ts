@@ -1,9 +1,7 @@
-import { join } from 'node:path';
 import { addExtraScope, BenchScope, removeExtraScope, scopesOf, withClient } from './dataset.js';
-import { call, closedLoop, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, ms, OutcomeStats, sleep, textTable } from './drill-http.js';
+import { call, closedLoop, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, ms, OutcomeStats, startDrillService, sleep, textTable } from './drill-http.js';
 import { Random } from './random.js';
-import { startServer } from './servers.js';
-import { BENCH_JWT_SECRET, signToken } from './tokens.js';
+import { signToken } from './tokens.js';
 
 /**
  * The fairness drill (`npm run bench -- --only fairness`): tenant B's light requests are measured
@@ -67,20 +65,7 @@ async function run(options: FairnessOptions, tenantA: BenchScope, tenantB: Bench
   );
   if (keys.length === 0) throw new Error(`fairness: tenant B's scope ${bPath} has no groups`);
 
-  const service = await startServer({
-    name: 'service (fairness)',
-    args: [options.serviceMain],
-    env: {
-      DATABASE_URL: options.databaseUrl,
-      DB_POOL_SIZE: String(options.poolSize),
-      NODE_ENV: 'production',
-      JWT_SECRET: BENCH_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      ...options.serviceEnv,
-    },
-    readyPath: '/ready',
-    logFile: join(options.logDir, 'service-fairness.log'),
-  });
+  const service = await startDrillService(options, 'service (fairness)', 'service-fairness.log');
   log(`  service pid ${service.pid} on ${service.baseUrl} (log ${service.logFile})${envNote(options.serviceEnv)}`);
   const lightAgent = drillAgent(options.lightConnections);
   const floodAgent = drillAgent(options.floodConnections);

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { BenchScope, scopesOf, userKey, withClient } from './dataset.js';
-import { call, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, OutcomeStats, sleep, textTable } from './drill-http.js';
+import { call, drillAgent, DrillOutcome, DrillRequest, DrillResult, DrillServiceOptions, OutcomeStats, startDrillService, sleep, textTable } from './drill-http.js';
 import { envNote } from './fairness.js';
 import { Random } from './random.js';
-import { RunningServer, ServerExit, startServer } from './servers.js';
-import { BENCH_JWT_SECRET, signToken } from './tokens.js';
+import { RunningServer, ServerExit } from './servers.js';
+import { signToken } from './tokens.js';
 
 /**
  * The outage drill (`npm run bench -- --only outage --pg-cluster 15/drill`): the service runs on a
@@ -223,20 +223,7 @@ export async function outageDrill(options: OutageOptions): Promise<OutageResult>
   let starts = 0;
   const start = async () => {
     starts++;
-    return startServer({
-      name: 'service (outage)',
-      args: [options.serviceMain],
-      env: {
-        DATABASE_URL: options.databaseUrl,
-        DB_POOL_SIZE: String(options.poolSize),
-        NODE_ENV: 'production',
-        JWT_SECRET: BENCH_JWT_SECRET,
-        LOG_LEVEL: 'warn',
-        ...options.serviceEnv,
-      },
-      readyPath: '/ready',
-      logFile: join(options.logDir, `service-outage-${starts}.log`),
-    });
+    return startDrillService(options, 'service (outage)', `service-outage-${starts}.log`);
   };
   let service: RunningServer = await start();
   log(`  service pid ${service.pid} on ${service.baseUrl} (log ${service.logFile})${envNote(options.serviceEnv)}`);

@@ -227,7 +227,7 @@ serverOnly("a tenant's share of the connections (server)", () => {
 
 embeddedOnly('the embedded database closes under load', () => {
   it('answers 503 DatabaseUnavailable instead of 500, and the process keeps serving', async () => {
-    const t = await startTestApp();
+    const t = await startTestApp({ DB_POOL_WAIT_MS: '1000' });
     const scope = newScope('closed');
     try {
       await t.http.post(`${scope.base}/groups`).send({ groupKey: 'g', name: 'G' }).expect(201);

@@ -31,7 +31,9 @@ export async function startTestApp(
   const database = given ?? (await createTestDatabase());
   const app = await createApp({
     ...options,
-    env: { LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, ...database.env, ...env },
+    // The waits that turn overload into 429/503 are generous here: suites run in parallel on a shared
+    // machine, and only the suites about those limits (which set their own) may see them.
+    env: { LOG_LEVEL: 'silent', JWT_SECRET: TEST_JWT_SECRET, TENANT_QUEUE_WAIT_MS: '30000', DB_POOL_WAIT_MS: '30000', ...database.env, ...env },
   });
   await app.init();
   const server = app.getHttpServer();
