@@ -104,8 +104,8 @@ export function compileExpand(expand: readonly ExpandItem[] | undefined, parent:
   return { items, columns };
 }
 
-/** A property's value as it should appear inside the JSON of an expanded record. */
-function jsonValue(property: PropertyModel, alias: string): string {
+/** A property's value as it should appear inside JSON that PostgreSQL writes (timestamps as `toISOString` writes them). */
+export function jsonValue(property: PropertyModel, alias: string): string {
   const column = `${alias}.${property.column}`;
   return property.type === 'Edm.DateTimeOffset' ? `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : column;
 }

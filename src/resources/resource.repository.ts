@@ -1,5 +1,6 @@
 import { ScopedRepository } from '../database/scoped-repository.js';
 import type { CompiledCollectionQuery } from '../odata/compile-query.js';
+import { jsonValue } from '../odata/compile-select.js';
 import { limitClause } from '../odata/sql.js';
 import type { TableStatistics } from '../database/table-statistics.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
@@ -95,11 +96,7 @@ export class ResourceRepository extends ScopedRepository {
     members: { sql: (ownerId: string) => string; params: readonly unknown[]; countColumn: string },
     inlineLimit: number,
   ): Promise<string | null | undefined> {
-    const properties = this.model.properties.map((property) =>
-      property.type === 'Edm.DateTimeOffset'
-        ? `to_char(w.${property.column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${property.name}"`
-        : `w.${property.column} AS "${property.name}"`,
-    );
+    const properties = this.model.properties.map((property) => `${jsonValue(property, 'w')} AS "${property.name}"`);
     const { rows } = await this.run<{ json: string | null }>(
       scope,
       `SELECT CASE WHEN x."${members.countColumn}" <= ${inlineLimit} THEN row_to_json(x)::text END AS json
@@ -178,10 +175,7 @@ export class ResourceRepository extends ScopedRepository {
   }
 
   async insert(scope: Scope, values: Record<string, unknown>, actor: string | null): Promise<ResourceRow> {
-    const columns = this.writableEntries(values);
-    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by', 'created_on', 'modified_on'];
-    const params = [...columns.map(([, value]) => value), actor];
-    const placeholders = ['$1', '$2', ...columns.map((_, index) => `$${index + 3}`), `$${columns.length + 3}`, `$${columns.length + 3}`, NOW, NOW];
+    const { names, placeholders, params } = this.insertColumns(values, actor);
     const { rows } = await this.run<ResourceRow>(
       scope,
       `INSERT INTO ${this.model.table} AS r (${names.join(', ')}) VALUES (${placeholders.join(', ')})
@@ -208,12 +202,9 @@ export class ResourceRepository extends ScopedRepository {
     link: { readonly memberTable: string; readonly memberKeyColumn: string; readonly ownerColumn: string; readonly memberColumn: string },
     memberKeys: readonly string[],
   ): Promise<{ row: ResourceRow; added: number } | { unknown: string[] }> {
-    const columns = this.writableEntries(values);
-    const names = ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by', 'created_on', 'modified_on'];
-    const actorParam = `$${columns.length + 3}`;
-    const keysParam = `$${columns.length + 4}`;
     // INSERT … SELECT (for its WHERE) does not infer parameter types from the columns as VALUES does.
-    const typed = columns.map(([property], index) => `$${index + 3}::${SQL_TYPE_OF[property.type] ?? 'text'}`);
+    const { names, placeholders, params } = this.insertColumns(values, actor, { typed: true });
+    const keysParam = `$${params.length + 3}`;
     const { rows } = await this.run<ResourceRow & { __added: number | null; __unknown: string[] | null }>(
       scope,
       `WITH k AS (
@@ -221,7 +212,7 @@ export class ResourceRepository extends ScopedRepository {
            LEFT JOIN ${link.memberTable} m ON ${this.scoped('m')} AND lower(m.${link.memberKeyColumn}) = lower(k.input)
        ), created AS (
          INSERT INTO ${this.model.table} AS r (${names.join(', ')})
-         SELECT $1, $2, ${[...typed, `${actorParam}::text`, `${actorParam}::text`, NOW, NOW].join(', ')}
+         SELECT ${placeholders.join(', ')}
           WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.id IS NULL)
          RETURNING ${this.selectList}
        ), added AS (
@@ -233,7 +224,7 @@ export class ResourceRepository extends ScopedRepository {
        SELECT c.*, (SELECT count(*)::int FROM added) AS "__added",
               (SELECT array_agg(k.input ORDER BY k.position) FROM k WHERE k.id IS NULL) AS "__unknown"
          FROM (SELECT 1) AS one LEFT JOIN created c ON TRUE`,
-      [...columns.map(([, value]) => value), actor, memberKeys],
+      [...params, memberKeys],
     );
     const { __added: added, __unknown: unknown, ...row } = rows[0]!;
     if (unknown && unknown.length > 0) return { unknown };
@@ -261,6 +252,21 @@ export class ResourceRepository extends ScopedRepository {
     const { rowCount } = await this.run(scope, `DELETE FROM ${this.model.table} r WHERE ${this.scoped('r')} AND r.id = $3`, [id]);
     this.statistics.noteWrites(this.model.table, rowCount);
     return rowCount > 0;
+  }
+
+  /**
+   * The columns, value expressions and parameters (from $3) of an INSERT of `values` by `actor`; with
+   * `typed`, each parameter carries its column's type (for INSERT … SELECT, which cannot infer it).
+   */
+  private insertColumns(values: Record<string, unknown>, actor: string | null, { typed = false } = {}) {
+    const columns = this.writableEntries(values);
+    const cast = (type: string) => (typed ? `::${type}` : '');
+    const actorParam = `$${columns.length + 3}${cast('text')}`;
+    return {
+      names: ['tenant_key', 'org_key', ...columns.map(([property]) => property.column), 'created_by', 'modified_by', 'created_on', 'modified_on'],
+      placeholders: ['$1', '$2', ...columns.map(([property], index) => `$${index + 3}${cast(SQL_TYPE_OF[property.type] ?? 'text')}`), actorParam, actorParam, NOW, NOW],
+      params: [...columns.map(([, value]) => value), actor],
+    };
   }
 
   private writableEntries(values: Record<string, unknown>): Array<[PropertyModel, unknown]> {

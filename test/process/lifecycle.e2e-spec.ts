@@ -141,7 +141,8 @@ describe('process lifecycle', () => {
       rmSync(dataDir, { recursive: true, force: true });
     });
 
-    it('stops accepting, finishes the request in flight, closes the database and exits 0', async () => {
+    /** The service on a free port, on the suite's database, serving. */
+    async function startServing(): Promise<{ port: number; child: ChildProcess; exited: Promise<Exit> }> {
       const port = await freePort();
       const { child, exited } = run({
         PORT: String(port),
@@ -150,6 +151,11 @@ describe('process lifecycle', () => {
         ...Object.fromEntries(Object.entries(database.env).filter(([, value]) => value !== undefined)),
       });
       await waitUntilServing(port, exited);
+      return { port, child, exited };
+    }
+
+    it('stops accepting, finishes the request in flight, closes the database and exits 0', async () => {
+      const { port, child, exited } = await startServing();
 
       // A request whose body is still arriving when the signal comes.
       const body = JSON.stringify({ groupKey: 'drained', name: 'Finished after SIGTERM' });
@@ -182,14 +188,7 @@ describe('process lifecycle', () => {
     });
 
     it('answers a keep-alive connection busy at SIGTERM with Connection: close and closes it after the answer', async () => {
-      const port = await freePort();
-      const { child, exited } = run({
-        PORT: String(port),
-        DATA_DIR: dataDir,
-        JWT_SECRET: TEST_JWT_SECRET,
-        ...Object.fromEntries(Object.entries(database.env).filter(([, value]) => value !== undefined)),
-      });
-      await waitUntilServing(port, exited);
+      const { port, child, exited } = await startServing();
 
       // A keep-alive connection (HTTP/1.1's default): one answer before the signal, one in flight at it.
       const socket: Socket = connect(port, '127.0.0.1');
